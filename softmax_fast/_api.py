@@ -1,0 +1,380 @@
+"""Argument handling: the one place where user input is checked, normalised and planned.
+
+Everything a call can get wrong is checked before anything is written. The compiled core only
+ever sees 3-D views (outer, n, inner) of native-endian, aligned float32/float64 arrays.
+"""
+from __future__ import annotations
+
+import numbers
+import operator
+import os
+
+import numpy as np
+from numpy.exceptions import AxisError
+
+from . import _core
+from ._version import __version__
+
+ALGORITHMS = {"three-pass": _core.THREE_PASS, "two-pass": _core.TWO_PASS, "online": _core.ONLINE}
+ALGORITHM_NAMES = {v: k for k, v in ALGORITHMS.items()}
+
+#: "auto" takes three-pass while a row fits in this many bytes (it reads the row three times,
+#: which costs nothing while the row sits in the core's L2), and the online algorithm beyond.
+AUTO_THREE_PASS_MAX_BYTES = 1 << 20
+
+#: num_threads above this is clamped (more threads than this never helps a softmax).
+MAX_THREADS = 1024
+
+
+def _select_isa() -> str:
+    name = os.environ.get("SOFTMAX_FAST_ISA") or None
+    try:
+        return _core.select_isa(name)
+    except ValueError as exc:
+        raise ImportError(f"SOFTMAX_FAST_ISA: {exc}") from None
+
+
+ISA = _select_isa()
+
+
+# ---- argument checks -------------------------------------------------------------------------
+
+def _is_bfloat16(dt: np.dtype) -> bool:
+    return dt.name == "bfloat16"
+
+
+def _as_input(x):
+    """(array, where-from-mask or None). Masked arrays: the mask acts as `where`."""
+    mask_where = None
+    if isinstance(x, np.ma.MaskedArray):
+        mask_where = ~np.ma.getmaskarray(x)
+        x = np.ma.getdata(x)
+    arr = np.asarray(x)
+    if not (arr.dtype.kind in "biuf" or _is_bfloat16(arr.dtype)):
+        raise TypeError(f"x: unsupported dtype {arr.dtype}; softmax_fast takes real numbers "
+                        "(bool, integers, float16/32/64, bfloat16)")
+    return arr, mask_where
+
+
+def _dtypes(in_dtype: np.dtype, dtype) -> tuple[np.dtype, np.dtype]:
+    """(result dtype, compute dtype)."""
+    if dtype is not None:
+        try:
+            result = np.dtype(dtype)
+        except TypeError as exc:
+            raise TypeError(f"dtype: {exc}") from None
+        if not (result.kind == "f" or _is_bfloat16(result)):
+            raise TypeError(f"dtype: must be a floating dtype, got {result}")
+    elif in_dtype.kind in "biu":
+        result = np.dtype(np.float64)
+    else:
+        result = in_dtype
+    if result.kind == "f" and result.itemsize > 8:  # long double: computed in float64
+        result = np.dtype(np.float64)
+    result = result.newbyteorder("=") if result.kind == "f" else result
+    compute = np.dtype(np.float64) if result == np.float64 else np.dtype(np.float32)
+    return result, compute
+
+
+def _normalize_axes(axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in items:
+        if isinstance(a, (bool, np.bool_)):
+            raise TypeError(f"axis: expected an int, a tuple of ints or None, got {a!r}")
+        try:
+            a = operator.index(a)
+        except TypeError:
+            raise TypeError(f"axis: expected an int, a tuple of ints or None, got {a!r}") from None
+        if not -ndim <= a < ndim:
+            raise AxisError(a, ndim)
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"axis: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _check_scalar_axis(axis) -> None:
+    """A 0-d input is its own single slice: accept the axis spellings that mean it."""
+    if axis is None or (isinstance(axis, tuple) and len(axis) == 0):
+        return
+    _normalize_axes(axis, 1)  # type errors as for any array; 0 and -1 pass
+
+
+def _algorithm(algorithm) -> str:
+    if algorithm == "auto" or algorithm in ALGORITHMS:
+        return algorithm
+    raise ValueError(f"algorithm: expected 'auto', 'three-pass', 'two-pass' or 'online', "
+                     f"got {algorithm!r}")
+
+
+def _threads(num_threads) -> int:
+    if num_threads is None:
+        return max(1, _core.omp_max_threads())
+    if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, numbers.Integral):
+        raise TypeError(f"num_threads: expected None or an int >= 1, got {num_threads!r}")
+    if num_threads < 1:
+        raise ValueError(f"num_threads: must be >= 1, got {num_threads}")
+    return int(min(num_threads, MAX_THREADS))
+
+
+def _scale(scale) -> float:
+    if scale is None:
+        return 1.0
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"scale: expected a finite real number, got {scale!r}")
+    s = float(scale)
+    if not np.isfinite(s):
+        raise ValueError(f"scale: must be finite, got {scale!r}")
+    return s
+
+
+def _where(where, mask_where, shape) -> np.ndarray | None:
+    if where is not None:
+        w = np.asarray(where)
+        if w.dtype != np.bool_:
+            raise TypeError(f"where: expected a boolean array, got dtype {w.dtype}")
+        try:
+            np.broadcast_shapes(w.shape, shape)
+            w = np.broadcast_to(w, shape)
+        except ValueError:
+            raise ValueError(f"where: shape {w.shape} does not broadcast to {shape}") from None
+        if mask_where is not None:
+            w = w & mask_where
+        return w
+    return mask_where
+
+
+def _check_out(out, shape, result_dtype, arr) -> bool:
+    """Validate `out`; True when it is `x` itself (in place)."""
+    if out is None:
+        return False
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out: expected a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out: shape {out.shape} does not match the result's {tuple(shape)}")
+    if out.dtype != result_dtype:
+        raise TypeError(f"out: dtype {out.dtype} does not match the result's {result_dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out: array is read-only")
+    if isinstance(arr, np.ndarray) and np.may_share_memory(out, arr):
+        same = (out.__array_interface__["data"][0] == arr.__array_interface__["data"][0]
+                and out.strides == arr.strides and out.shape == arr.shape
+                and out.dtype == arr.dtype)
+        if same:
+            return True
+        if np.shares_memory(out, arr):
+            raise ValueError("out: overlaps x in memory (only out=x itself, in place, is allowed)")
+    return False
+
+
+# ---- layout planning -------------------------------------------------------------------------
+
+def _group(shape, strides, dims):
+    """Merge `dims` (outermost first) into one (size, stride) of `strides`, or None."""
+    size, stride = 1, 0
+    for d in dims:
+        if shape[d] == 1:
+            continue
+        if size == 1:
+            size, stride = shape[d], strides[d]
+        elif stride == strides[d] * shape[d]:
+            size, stride = size * shape[d], strides[d]
+        else:
+            return None
+    return size, stride
+
+
+def _plan(arr, axes):
+    """Order the dims of `arr` as (outer, reduced, inner) groups that each merge into one
+    strided dim, following the memory order of `arr`; None when its layout does not allow it."""
+    st, sh = arr.strides, arr.shape
+    red = sorted(axes, key=lambda d: -abs(st[d]))
+    g = _group(sh, st, red)
+    if g is None:
+        return None
+    n, sn = g
+    others = sorted((d for d in range(arr.ndim) if d not in axes), key=lambda d: -abs(st[d]))
+    if n == 1:
+        outer, inner = others, []
+    else:
+        outer = [d for d in others if abs(st[d]) >= abs(sn)]
+        inner = [d for d in others if abs(st[d]) < abs(sn)]
+    if _group(sh, st, outer) is None or _group(sh, st, inner) is None:
+        return None
+    return outer, red, inner
+
+
+def _view3(arr, plan, writeable):
+    """The (outer, n, inner) strided view of `arr` under `plan`, or None if it needs a copy."""
+    groups = [_group(arr.shape, arr.strides, dims) for dims in plan]
+    if any(g is None for g in groups):
+        return None
+    shape = tuple(g[0] for g in groups)
+    strides = tuple(g[1] for g in groups)
+    return np.lib.stride_tricks.as_strided(arr, shape, strides, writeable=writeable)
+
+
+def _from3(tmp3, shape, plan):
+    """View a C-ordered (outer, n, inner) result as an array of `shape` (dims as in `plan`)."""
+    order = [d for dims in plan for d in dims]
+    full = tmp3.reshape([shape[d] for d in order])
+    return full.transpose(np.argsort(order))
+
+
+def _native(arr, compute):
+    if arr.dtype == compute and arr.dtype.isnative and arr.flags.aligned:
+        return arr
+    return arr.astype(compute)
+
+
+def _prepare_source(arr, axes):
+    """(source array, plan) with a plan its layout allows: a contiguous copy when none does."""
+    plan = _plan(arr, axes)
+    if plan is not None:
+        return arr, plan
+    others = [d for d in range(arr.ndim) if d not in axes]
+    moved = np.ascontiguousarray(arr.transpose(others + list(axes)))
+    k = len(axes)
+    nd = arr.ndim
+    return moved, (list(range(nd - k)), list(range(nd - k, nd)), [])
+
+
+def _resolve_algorithm(algorithm: str, n: int, itemsize: int) -> int:
+    if algorithm == "auto":
+        return _core.THREE_PASS if n * itemsize <= AUTO_THREE_PASS_MAX_BYTES else _core.ONLINE
+    return ALGORITHMS[algorithm]
+
+
+# ---- the operations --------------------------------------------------------------------------
+
+def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log):
+    arr, mask_where = _as_input(x)
+    result_dtype, compute = _dtypes(arr.dtype, dtype)
+    algorithm = _algorithm(algorithm)
+    nt = _threads(num_threads)
+    sc = _scale(scale)
+    if arr.ndim == 0:
+        _check_scalar_axis(axis)
+        w0 = None if where is None and mask_where is None else _where(where, mask_where, (1,))
+        in_place = _check_out(out, (), result_dtype, arr)
+        res = softmax_like(arr.reshape(1), 0, None, dtype, w0, scale, algorithm, num_threads, log)
+        if out is None:
+            return res.reshape(())
+        out[...] = res[0]
+        return out
+    axes = _normalize_axes(axis, arr.ndim)
+    wh = _where(where, mask_where, arr.shape)
+    in_place = _check_out(out, arr.shape, result_dtype, arr)
+    # ---- nothing has been written above this line ----
+
+    xc = _native(arr, compute)
+    if out is not None and out.dtype == compute and (in_place or xc is not arr or
+                                                     not np.may_share_memory(out, xc)):
+        target = out
+    else:
+        target = np.empty_like(xc, dtype=compute)
+    if arr.size == 0:
+        if target is not out and out is not None:
+            return out
+        return target.astype(result_dtype, copy=False)
+
+    src = xc
+    if wh is not None:
+        # masked-out entries become -inf after scaling: they take no part and give 0 / -inf
+        np.multiply(xc, compute.type(sc), out=target)
+        np.copyto(target, -np.inf, where=~wh)
+        src, sc = target, 1.0
+    src, plan = _prepare_source(src, axes)
+    v_src = _view3(src, plan, writeable=False)
+    dst_plan = plan if src is xc or src is target else _plan_for_moved(arr.ndim, axes)
+    v_dst = _view3(target, dst_plan, writeable=True)
+    tmp = None
+    if v_dst is None:
+        tmp = np.empty(v_src.shape, dtype=compute)
+        v_dst = tmp
+    algo = _resolve_algorithm(algorithm, v_src.shape[1], compute.itemsize)
+    _core.softmax_3d(v_src, v_dst, log, algo, sc, nt)
+    if tmp is not None:
+        np.copyto(target, _from3(tmp, target.shape, dst_plan))
+    if wh is not None:
+        fully_masked = ~wh.any(axis=axes, keepdims=True)
+        if fully_masked.any():
+            np.copyto(target, -np.inf if log else 0.0, where=fully_masked)
+    if out is not None:
+        if target is not out:
+            np.copyto(out, target, casting="unsafe")
+        return out
+    return target if result_dtype == compute else target.astype(result_dtype)
+
+
+def _plan_for_moved(ndim, axes):
+    """The plan, in the caller's dim numbering, of a source copied by _prepare_source."""
+    others = [d for d in range(ndim) if d not in axes]
+    return others, list(axes), []
+
+
+def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
+    arr, mask_where = _as_input(x)
+    result_dtype, compute = _dtypes(arr.dtype, dtype)
+    nt = _threads(num_threads)
+    sc = _scale(scale)
+    if arr.ndim == 0:
+        _check_scalar_axis(axis)
+        arr = arr.reshape(1)
+        axes, kept, result_shape = (0,), (1,), ()
+    else:
+        axes = _normalize_axes(axis, arr.ndim)
+        kept = tuple(1 if d in axes else s for d, s in enumerate(arr.shape))
+        result_shape = kept if keepdims else tuple(s for d, s in enumerate(arr.shape)
+                                                   if d not in axes)
+    wh = _where(where, mask_where, arr.shape)
+    _check_out(out, result_shape, result_dtype, None)
+    # ---- nothing has been written above this line ----
+
+    xc = _native(arr, compute)
+    if wh is not None:
+        masked = np.multiply(xc, compute.type(sc))
+        np.copyto(masked, -np.inf, where=~wh)
+        xc, sc = masked, 1.0
+    n = int(np.prod([arr.shape[d] for d in axes], dtype=np.int64))
+    if n == 0 or arr.size == 0:
+        res = np.full(kept, -np.inf if n == 0 else 0.0, dtype=compute)
+    else:
+        src, plan = _prepare_source(xc, axes)
+        v_src = _view3(src, plan, writeable=False)
+        tmp = np.empty((v_src.shape[0], v_src.shape[2]), dtype=compute)
+        _core.logsumexp_3d(v_src, tmp, sc, nt)
+        if src is not xc:
+            plan = _plan_for_moved(arr.ndim, axes)
+        res = _from3(tmp.reshape(v_src.shape[0], 1, v_src.shape[2]), kept, plan)
+    res = res.reshape(result_shape)
+    if out is not None:
+        np.copyto(out, res, casting="unsafe")
+        return out
+    res = res.astype(result_dtype, copy=False)
+    return res[()] if res.ndim == 0 else res
+
+
+def show_config() -> dict:
+    """Build and run-time configuration of softmax_fast (see `softmax_fast.show_config`)."""
+    return {
+        "version": __version__,
+        "isa": _core.current_isa(),
+        "available_isas": _core.available_isas(),
+        "cpu_isas": _core.cpu_isas(),
+        "openmp": _core.have_openmp(),
+        "num_threads": max(1, _core.omp_max_threads()),
+        "auto": {
+            "three_pass_max_row_bytes": AUTO_THREE_PASS_MAX_BYTES,
+            "beyond": "online",
+        },
+        "parallel": {
+            "split_rows_from": _core.SPLIT_MIN_,
+            "block": _core.BLOCK_,
+            "single_thread_below": _core.PARALLEL_MIN_,
+            "column_panel": _core.COLUMN_PANEL_,
+        },
+    }

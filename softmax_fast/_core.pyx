@@ -1,0 +1,525 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, cpow=True
+"""Compiled core: typed memoryviews in, C kernels underneath, GIL released, OpenMP threads.
+
+Every array arrives as a 3-D view (outer, n, inner) with arbitrary strides: the reduction axis
+is the middle one. `_api.py` builds these views without copying whenever the layout allows.
+
+Parallel plan (results are bitwise identical for any thread count):
+- rows (inner == 1, or a strided inner axis): rows are spread over threads; a row of at least
+  ``SPLIT_MIN`` elements is always cut into fixed blocks of ``BLOCK`` elements whose partials are
+  merged in block order, whether one thread or several do the blocks;
+- a non-last axis with contiguous inner columns: panels of columns are spread over threads and
+  the kernels vectorize across the columns;
+- below ``PARALLEL_MIN`` elements everything runs on the calling thread.
+"""
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free
+from libc.stdio cimport snprintf
+from libc.math cimport log, exp, INFINITY, NAN
+
+cdef extern from "softmax_fast.h" nogil:
+    ctypedef struct sf_partial:
+        double max
+        double sum
+
+    ctypedef void (*f32_row_fn)(const float *, float *, Py_ssize_t, float) noexcept nogil
+    ctypedef sf_partial (*f32_partial_fn)(const float *, Py_ssize_t, float) noexcept nogil
+    ctypedef sf_partial (*f32_store_fn)(const float *, float *, Py_ssize_t, float) noexcept nogil
+    ctypedef int (*f32_two_pass_fn)(const float *, Py_ssize_t, float, float, sf_partial *) noexcept nogil
+    ctypedef void (*f32_rescale_fn)(float *, Py_ssize_t, double) noexcept nogil
+    ctypedef void (*f32_write_fn)(const float *, float *, Py_ssize_t, float, double, double) noexcept nogil
+    ctypedef void (*f32_write2_fn)(const float *, float *, Py_ssize_t, float, float, double, double) noexcept nogil
+    ctypedef void (*f32_columns_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                    Py_ssize_t, float, int) noexcept nogil
+    ctypedef void (*f32_lse_columns_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                        Py_ssize_t, float) noexcept nogil
+    ctypedef void (*f64_row_fn)(const double *, double *, Py_ssize_t, double) noexcept nogil
+    ctypedef sf_partial (*f64_partial_fn)(const double *, Py_ssize_t, double) noexcept nogil
+    ctypedef sf_partial (*f64_store_fn)(const double *, double *, Py_ssize_t, double) noexcept nogil
+    ctypedef int (*f64_two_pass_fn)(const double *, Py_ssize_t, double, double, sf_partial *) noexcept nogil
+    ctypedef void (*f64_rescale_fn)(double *, Py_ssize_t, double) noexcept nogil
+    ctypedef void (*f64_write_fn)(const double *, double *, Py_ssize_t, double, double, double) noexcept nogil
+    ctypedef void (*f64_write2_fn)(const double *, double *, Py_ssize_t, double, double, double, double) noexcept nogil
+    ctypedef void (*f64_columns_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                    Py_ssize_t, double, int) noexcept nogil
+    ctypedef void (*f64_lse_columns_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                        Py_ssize_t, double) noexcept nogil
+
+    ctypedef struct sf_f32_kernels:
+        f32_row_fn softmax[3]
+        f32_row_fn log_softmax[3]
+        f32_partial_fn partial_three_pass
+        f32_partial_fn partial_online
+        f32_store_fn partial_store
+        f32_two_pass_fn partial_two_pass
+        f32_rescale_fn rescale
+        f32_write_fn write_softmax
+        f32_write_fn write_log_softmax
+        f32_write2_fn write_two_pass
+        f32_columns_fn columns[3]
+        f32_lse_columns_fn logsumexp_columns
+
+    ctypedef struct sf_f64_kernels:
+        f64_row_fn softmax[3]
+        f64_row_fn log_softmax[3]
+        f64_partial_fn partial_three_pass
+        f64_partial_fn partial_online
+        f64_store_fn partial_store
+        f64_two_pass_fn partial_two_pass
+        f64_rescale_fn rescale
+        f64_write_fn write_softmax
+        f64_write_fn write_log_softmax
+        f64_write2_fn write_two_pass
+        f64_columns_fn columns[3]
+        f64_lse_columns_fn logsumexp_columns
+
+    ctypedef struct sf_kernels:
+        const char *isa
+        sf_f32_kernels f32
+        sf_f64_kernels f64
+
+    int SF_THREE_PASS, SF_TWO_PASS, SF_ONLINE, SF_NUM_ISAS
+    const char *sf_isa_name(int isa)
+    int sf_cpu_isa_mask()
+    const sf_kernels *sf_kernels_for_isa(int isa)
+    int sf_best_isa()
+    sf_partial sf_merge_partials(sf_partial a, sf_partial b)
+    sf_partial sf_merge_extended(sf_partial a, sf_partial b)
+    double sf_f32_logsumexp_finish(const float *x, Py_ssize_t n, Py_ssize_t stride, float scale,
+                                   sf_partial p)
+    double sf_f64_logsumexp_finish(const double *x, Py_ssize_t n, Py_ssize_t stride, double scale,
+                                   sf_partial p)
+    int sf_omp_max_threads()
+    int sf_have_openmp()
+
+ctypedef fused floating:
+    float
+    double
+
+# ---- the plan's constants (elements); documented in the README and show_config() ----
+SPLIT_MIN_ = 65536       # rows at least this long are cut into blocks
+BLOCK_ = 16384           # the fixed block of a cut row
+PARALLEL_MIN_ = 32768    # inputs smaller than this stay on the calling thread
+COLUMN_PANEL_ = 64       # columns per task on a non-last axis
+cdef Py_ssize_t SPLIT_MIN = SPLIT_MIN_
+cdef Py_ssize_t BLOCK = BLOCK_
+cdef Py_ssize_t PARALLEL_MIN = PARALLEL_MIN_
+cdef Py_ssize_t COLUMN_PANEL = COLUMN_PANEL_
+
+THREE_PASS = SF_THREE_PASS
+TWO_PASS = SF_TWO_PASS
+ONLINE = SF_ONLINE
+
+cdef const sf_kernels *K = NULL
+cdef int ISA = -1
+
+
+def isa_names():
+    """Names of all ISA levels, lowest first."""
+    return [sf_isa_name(i).decode() for i in range(SF_NUM_ISAS)]
+
+
+def available_isas():
+    """The ISA levels this CPU supports and this build has kernels for, lowest first."""
+    cdef int mask = sf_cpu_isa_mask()
+    return [sf_isa_name(i).decode() for i in range(SF_NUM_ISAS)
+            if (mask >> i) & 1 and sf_kernels_for_isa(i) != NULL]
+
+
+def cpu_isas():
+    """The ISA levels this CPU (and OS) supports, whether or not this build has kernels for them."""
+    cdef int mask = sf_cpu_isa_mask()
+    return [sf_isa_name(i).decode() for i in range(SF_NUM_ISAS) if (mask >> i) & 1]
+
+
+def select_isa(name=None):
+    """Choose the kernel table: the best level, or `name` (ImportError-worthy ValueError if not)."""
+    global K, ISA
+    cdef int i
+    if name is None:
+        i = sf_best_isa()
+    else:
+        names = isa_names()
+        if name not in names:
+            raise ValueError(f"unknown ISA {name!r}; valid choices: {', '.join(names)}")
+        i = names.index(name)
+        if name not in available_isas():
+            raise ValueError(f"ISA {name!r} is not available on this CPU/build; "
+                             f"valid choices here: {', '.join(available_isas())}")
+    K = sf_kernels_for_isa(i)
+    ISA = i
+    return sf_isa_name(i).decode()
+
+
+def current_isa():
+    return sf_isa_name(ISA).decode()
+
+
+def omp_max_threads():
+    return sf_omp_max_threads()
+
+
+def have_openmp():
+    return bool(sf_have_openmp())
+
+
+# ---------------------------------------------------------------------------------------------
+# thin typed wrappers over the kernel table
+
+cdef inline void k_row(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
+                       floating sc) noexcept nogil:
+    if floating is float:
+        if lg:
+            K.f32.log_softmax[algo](x, y, n, sc)
+        else:
+            K.f32.softmax[algo](x, y, n, sc)
+    else:
+        if lg:
+            K.f64.log_softmax[algo](x, y, n, sc)
+        else:
+            K.f64.softmax[algo](x, y, n, sc)
+
+
+cdef inline void k_columns(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
+                           Py_ssize_t w, Py_ssize_t xs, Py_ssize_t ys, floating sc) noexcept nogil:
+    if floating is float:
+        K.f32.columns[algo](x, y, n, w, xs, ys, sc, lg)
+    else:
+        K.f64.columns[algo](x, y, n, w, xs, ys, sc, lg)
+
+
+cdef inline sf_partial k_partial(int algo, const floating *x, floating *y, Py_ssize_t n,
+                                 floating sc, floating shift, int *failed) noexcept nogil:
+    """Pass 1 of one block. three-pass with y != NULL stores exp(v - block max) into y."""
+    cdef sf_partial p
+    cdef int rc
+    if algo == SF_TWO_PASS:
+        if floating is float:
+            rc = K.f32.partial_two_pass(x, n, sc, shift, &p)
+        else:
+            rc = K.f64.partial_two_pass(x, n, sc, shift, &p)
+        if rc != 0:   # only ever set: other threads may be writing the same flag
+            failed[0] = 1
+        return p
+    if algo == SF_THREE_PASS and y != NULL:
+        if floating is float:
+            return K.f32.partial_store(x, y, n, sc)
+        else:
+            return K.f64.partial_store(x, y, n, sc)
+    if algo == SF_THREE_PASS:
+        if floating is float:
+            return K.f32.partial_three_pass(x, n, sc)
+        else:
+            return K.f64.partial_three_pass(x, n, sc)
+    if floating is float:
+        return K.f32.partial_online(x, n, sc)
+    else:
+        return K.f64.partial_online(x, n, sc)
+
+
+cdef inline void k_write(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
+                         floating sc, floating shift, sf_partial block,
+                         sf_partial total) noexcept nogil:
+    """Pass 2 of one block, given its own partial and the merged partial of the row."""
+    cdef double lse_shift
+    if lg:
+        if algo == SF_TWO_PASS:   # total = (exponent, mantissa) relative to shift
+            lse_shift = <double>shift + total.max * 0.6931471805599453
+            if floating is float:
+                K.f32.write_log_softmax(x, y, n, sc, lse_shift, log(total.sum))
+            else:
+                K.f64.write_log_softmax(x, y, n, sc, lse_shift, log(total.sum))
+        else:
+            if floating is float:
+                K.f32.write_log_softmax(x, y, n, sc, total.max, log(total.sum))
+            else:
+                K.f64.write_log_softmax(x, y, n, sc, total.max, log(total.sum))
+    elif algo == SF_THREE_PASS:    # y holds exp(v - block max): one multiply finishes it
+        if floating is float:
+            K.f32.rescale(y, n, exp(block.max - total.max) / total.sum
+                          if block.max != total.max else 1.0 / total.sum)
+        else:
+            K.f64.rescale(y, n, exp(block.max - total.max) / total.sum
+                          if block.max != total.max else 1.0 / total.sum)
+    elif algo == SF_TWO_PASS:
+        if floating is float:
+            K.f32.write_two_pass(x, y, n, sc, shift, total.max, 1.0 / total.sum)
+        else:
+            K.f64.write_two_pass(x, y, n, sc, shift, total.max, 1.0 / total.sum)
+    else:
+        if floating is float:
+            K.f32.write_softmax(x, y, n, sc, total.max, 1.0 / total.sum)
+        else:
+            K.f64.write_softmax(x, y, n, sc, total.max, 1.0 / total.sum)
+
+
+cdef inline double k_lse_finish(const floating *x, Py_ssize_t n, Py_ssize_t stride, floating sc,
+                                sf_partial p) noexcept nogil:
+    if floating is float:
+        return sf_f32_logsumexp_finish(x, n, stride, sc, p)
+    else:
+        return sf_f64_logsumexp_finish(x, n, stride, sc, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# one long row in fixed blocks
+
+cdef inline sf_partial merge_blocks(int algo, sf_partial *parts, Py_ssize_t nb) noexcept nogil:
+    cdef sf_partial total = parts[0]
+    cdef Py_ssize_t b
+    for b in range(1, nb):
+        if algo == SF_TWO_PASS:
+            total = sf_merge_extended(total, parts[b])
+        else:
+            total = sf_merge_partials(total, parts[b])
+    return total
+
+
+cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
+                     floating sc, int nt) noexcept nogil:
+    """Softmax of one contiguous row cut into BLOCK-sized blocks; nt threads share the blocks.
+    Returns -1 when out of memory."""
+    cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t b, lo, ln
+    cdef sf_partial *parts = <sf_partial *> malloc(nb * sizeof(sf_partial))
+    cdef sf_partial total
+    cdef int failed = 0
+    cdef floating shift = x[0] * sc
+    cdef floating *store = NULL
+    if parts == NULL:
+        return -1
+    if algo == SF_THREE_PASS and not lg:
+        store = y
+    if nt > 1:
+        for b in prange(nb, num_threads=nt, schedule='static'):
+            lo = b * BLOCK
+            ln = min(BLOCK, n - lo)
+            parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL, ln, sc,
+                                 shift, &failed)
+    else:
+        for b in range(nb):
+            lo = b * BLOCK
+            ln = min(BLOCK, n - lo)
+            parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL, ln, sc,
+                                 shift, &failed)
+    if failed:   # two-pass range exceeded somewhere: the online algorithm does this row
+        free(parts)
+        return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt)
+    total = merge_blocks(algo, parts, nb)
+    if nt > 1:
+        for b in prange(nb, num_threads=nt, schedule='static'):
+            lo = b * BLOCK
+            ln = min(BLOCK, n - lo)
+            k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total)
+    else:
+        for b in range(nb):
+            lo = b * BLOCK
+            ln = min(BLOCK, n - lo)
+            k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total)
+    free(parts)
+    return 0
+
+
+cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, int nt) noexcept nogil:
+    """(max, sum) of one contiguous row: one pass for short rows, fixed online blocks for long."""
+    cdef Py_ssize_t nb, b, lo, ln
+    cdef sf_partial *parts
+    cdef sf_partial total
+    cdef int failed = 0
+    if n < SPLIT_MIN:
+        return k_partial(SF_THREE_PASS, x, <floating *> NULL, n, sc, 0, &failed)
+    nb = (n + BLOCK - 1) // BLOCK
+    parts = <sf_partial *> malloc(nb * sizeof(sf_partial))
+    if parts == NULL:
+        total.max = NAN
+        total.sum = -1.0   # marks the failure for the caller
+        return total
+    if nt > 1:
+        for b in prange(nb, num_threads=nt, schedule='static'):
+            lo = b * BLOCK
+            ln = min(BLOCK, n - lo)
+            parts[b] = k_partial(SF_ONLINE, x + lo, <floating *> NULL, ln, sc, 0, &failed)
+    else:
+        for b in range(nb):
+            lo = b * BLOCK
+            ln = min(BLOCK, n - lo)
+            parts[b] = k_partial(SF_ONLINE, x + lo, <floating *> NULL, ln, sc, 0, &failed)
+    total = merge_blocks(SF_ONLINE, parts, nb)
+    free(parts)
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# one row anywhere in memory: gathered into a buffer when strided
+
+cdef inline void gather(const floating *x, Py_ssize_t n, Py_ssize_t s, floating *buf) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        buf[i] = x[i * s]
+
+
+cdef inline void scatter(const floating *buf, Py_ssize_t n, floating *y, Py_ssize_t s) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i * s] = buf[i]
+
+
+cdef int one_row(bint lg, int algo, const floating *x, Py_ssize_t xs, floating *y, Py_ssize_t ys,
+                 Py_ssize_t n, floating sc, floating *buf, int nt) noexcept nogil:
+    cdef const floating *src = x
+    cdef floating *dst = y
+    cdef int rc = 0
+    if xs != 1:
+        gather(x, n, xs, buf)
+        src = buf
+    if ys != 1:
+        dst = buf
+    if n >= SPLIT_MIN:
+        rc = blocked_row(lg, algo, src, dst, n, sc, nt)
+    else:
+        k_row(lg, algo, src, dst, n, sc)
+    if ys != 1:
+        scatter(buf, n, y, ys)
+    return rc
+
+
+cdef inline int plan_threads(Py_ssize_t total, Py_ssize_t tasks, int nt) noexcept nogil:
+    if total < PARALLEL_MIN or tasks < 2:
+        return 1
+    return <int> min(<Py_ssize_t> nt, tasks)
+
+
+def softmax_3d(const floating[:, :, :] x, floating[:, :, :] y, bint log_out, int algorithm,
+               double scale, int num_threads):
+    """softmax (or log_softmax) along axis 1 of a non-empty 3-D view, written into `y`."""
+    cdef Py_ssize_t O = x.shape[0], N = x.shape[1], I = x.shape[2]
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz, xs2 = x.strides[2] // isz
+    cdef Py_ssize_t ys0 = y.strides[0] // isz, ys1 = y.strides[1] // isz, ys2 = y.strides[2] // isz
+    cdef const floating *x0 = &x[0, 0, 0]
+    cdef floating *y0 = &y[0, 0, 0]
+    cdef floating sc = <floating> scale
+    cdef Py_ssize_t R = O * I, r, panels, t, o, c0, w
+    cdef int nt, rc = 0
+    cdef bint strided = xs1 != 1 or ys1 != 1
+    cdef floating *buf = NULL
+    cdef int err = 0
+    cdef int *errp = &err
+    with nogil:
+        if I > 1 and xs2 == 1 and ys2 == 1:
+            # a non-last axis over contiguous columns: panels of columns, vectorized across them
+            panels = (I + COLUMN_PANEL - 1) // COLUMN_PANEL
+            nt = plan_threads(O * N * I, O * panels, num_threads)
+            for t in prange(O * panels, num_threads=nt, schedule='static'):
+                o = t // panels
+                c0 = (t % panels) * COLUMN_PANEL
+                w = min(COLUMN_PANEL, I - c0)
+                k_columns(log_out, algorithm, x0 + o * xs0 + c0, y0 + o * ys0 + c0, N, w,
+                          xs1, ys1, sc)
+        elif N >= SPLIT_MIN and R < num_threads:
+            # few long rows: the threads share the blocks of each row in turn
+            nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
+            if strided:
+                buf = <floating *> malloc(N * isz)
+                rc = -1 if buf == NULL else 0
+            if rc == 0:
+                for r in range(R):
+                    rc = one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
+                                 y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, buf, nt)
+                    if rc != 0:
+                        break
+            free(buf)
+        else:
+            nt = plan_threads(R * N, R, num_threads)
+            with parallel(num_threads=nt):
+                buf = NULL
+                if strided:
+                    buf = <floating *> malloc(N * isz)
+                    if buf == NULL:
+                        errp[0] = 1   # a shared flag written through a pointer, only ever set
+                for r in prange(R, schedule='static'):
+                    if not strided or buf != NULL:
+                        if one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
+                                   y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, buf, 1) != 0:
+                            errp[0] = 1
+                free(buf)
+    if rc != 0 or err != 0:
+        raise MemoryError("softmax_fast: out of memory for a row buffer")
+
+
+def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, int num_threads):
+    """logsumexp along axis 1 of a non-empty 3-D view into the 2-D `out` (outer, inner)."""
+    cdef Py_ssize_t O = x.shape[0], N = x.shape[1], I = x.shape[2]
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz, xs2 = x.strides[2] // isz
+    cdef Py_ssize_t os0 = out.strides[0] // isz, os1 = out.strides[1] // isz
+    cdef const floating *x0 = &x[0, 0, 0]
+    cdef floating *out0 = &out[0, 0]
+    cdef floating sc = <floating> scale
+    cdef Py_ssize_t R = O * I, r, panels, t, o, c0, w
+    cdef const floating *xr
+    cdef int nt, rc = 0
+    cdef floating *buf = NULL
+    cdef sf_partial p
+    cdef int err = 0
+    cdef int *errp = &err
+    with nogil:
+        if I > 1 and xs2 == 1:
+            panels = (I + COLUMN_PANEL - 1) // COLUMN_PANEL
+            nt = plan_threads(O * N * I, O * panels, num_threads)
+            for t in prange(O * panels, num_threads=nt, schedule='static'):
+                o = t // panels
+                c0 = (t % panels) * COLUMN_PANEL
+                w = min(COLUMN_PANEL, I - c0)
+                if floating is float:
+                    K.f32.logsumexp_columns(x0 + o * xs0 + c0, out0 + o * os0 + c0 * os1, N, w,
+                                            xs1, os1, sc)
+                else:
+                    K.f64.logsumexp_columns(x0 + o * xs0 + c0, out0 + o * os0 + c0 * os1, N, w,
+                                            xs1, os1, sc)
+        else:
+            nt = plan_threads(R * N, R, num_threads)
+            if N >= SPLIT_MIN and R < num_threads:
+                nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
+                for r in range(R):
+                    xr = x0 + (r // I) * xs0 + (r % I) * xs2
+                    if xs1 != 1:
+                        if buf == NULL:
+                            buf = <floating *> malloc(N * isz)
+                        if buf == NULL:
+                            rc = -1
+                            break
+                        gather(xr, N, xs1, buf)
+                        p = blocked_partial(<const floating *> buf, N, sc, nt)
+                    else:
+                        p = blocked_partial(xr, N, sc, nt)
+                    if p.sum == -1.0:
+                        rc = -1
+                        break
+                    out0[(r // I) * os0 + (r % I) * os1] = <floating> k_lse_finish(xr, N, xs1, sc, p)
+                free(buf)
+            else:
+                with parallel(num_threads=nt):
+                    buf = NULL
+                    if xs1 != 1:
+                        buf = <floating *> malloc(N * isz)
+                        if buf == NULL:
+                            errp[0] = 1
+                    for r in prange(R, schedule='static'):
+                        xr = x0 + (r // I) * xs0 + (r % I) * xs2
+                        if xs1 == 1:
+                            p = blocked_partial(xr, N, sc, 1)
+                        elif buf != NULL:
+                            gather(xr, N, xs1, buf)
+                            p = blocked_partial(<const floating *> buf, N, sc, 1)
+                        else:
+                            continue
+                        if p.sum == -1.0:
+                            errp[0] = 1
+                        else:
+                            out0[(r // I) * os0 + (r % I) * os1] = <floating> k_lse_finish(
+                                xr, N, xs1, sc, p)
+                    free(buf)
+    if rc != 0 or err != 0:
+        raise MemoryError("softmax_fast: out of memory for a row buffer")

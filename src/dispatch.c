@@ -1,0 +1,108 @@
+/*
+ * CPU detection and the kernel table. CPUID says what the core implements; XGETBV says whether
+ * the OS saves the wider registers on a context switch. Both are needed before a level is used.
+ */
+#include <math.h>
+#include <stddef.h>
+
+#include "softmax_fast.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define SF_X86 1
+#if defined(_MSC_VER)
+#include <immintrin.h>
+#include <intrin.h>
+static void sf_cpuid(int leaf, int sub, unsigned r[4]) {
+    int v[4];
+    __cpuidex(v, leaf, sub);
+    for (int i = 0; i < 4; i++) r[i] = (unsigned)v[i];
+}
+static unsigned long long sf_xgetbv0(void) { return _xgetbv(0); }
+#else
+#include <cpuid.h>
+static void sf_cpuid(int leaf, int sub, unsigned r[4]) {
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+}
+static unsigned long long sf_xgetbv0(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+#endif
+#endif
+
+static const char *const sf_isa_names[SF_NUM_ISAS] = {"scalar", "avx2", "avx512"};
+
+const char *sf_isa_name(int isa) {
+    return isa >= 0 && isa < SF_NUM_ISAS ? sf_isa_names[isa] : "unknown";
+}
+
+int sf_cpu_isa_mask(void) {
+    int mask = 1 << SF_ISA_SCALAR;
+#ifdef SF_X86
+    unsigned r[4];
+    sf_cpuid(0, 0, r);
+    const unsigned max_leaf = r[0];
+    if (max_leaf < 7) return mask;
+    sf_cpuid(1, 0, r);
+    const int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+    if (!(osxsave && avx)) return mask;
+    const unsigned long long xcr0 = sf_xgetbv0();
+    const int os_ymm = (xcr0 & 0x6) == 0x6;    /* XMM and YMM state */
+    const int os_zmm = (xcr0 & 0xe6) == 0xe6;  /* plus opmask and both ZMM halves */
+    sf_cpuid(7, 0, r);
+    const int avx2 = (r[1] >> 5) & 1, avx512f = (r[1] >> 16) & 1;
+    const int avx512dq = (r[1] >> 17) & 1, avx512bw = (r[1] >> 30) & 1, avx512vl = (r[1] >> 31) & 1;
+    if (os_ymm && avx2 && fma) mask |= 1 << SF_ISA_AVX2;
+    if (os_zmm && (mask & (1 << SF_ISA_AVX2)) && avx512f && avx512dq && avx512bw && avx512vl)
+        mask |= 1 << SF_ISA_AVX512;
+#endif
+    return mask;
+}
+
+const sf_kernels *sf_kernels_for_isa(int isa) {
+    switch (isa) {
+    case SF_ISA_SCALAR: return &sf_kernels_scalar;
+    default: return NULL; /* the SIMD levels plug in here */
+    }
+}
+
+int sf_best_isa(void) {
+    const int mask = sf_cpu_isa_mask();
+    for (int isa = SF_NUM_ISAS - 1; isa > 0; isa--)
+        if ((mask >> isa & 1) && sf_kernels_for_isa(isa)) return isa;
+    return SF_ISA_SCALAR;
+}
+
+sf_partial sf_merge_partials(sf_partial a, sf_partial b) {
+    sf_partial r;
+    if (a.max != a.max || b.max != b.max) {
+        r.max = NAN;
+        r.sum = NAN;
+        return r;
+    }
+    r.max = a.max > b.max ? a.max : b.max;
+    if (r.max == -INFINITY) { /* both slices hold only -inf */
+        r.sum = a.sum + b.sum;
+        return r;
+    }
+    r.sum = (a.max == r.max ? a.sum : a.sum * exp(a.max - r.max)) +
+            (b.max == r.max ? b.sum : b.sum * exp(b.max - r.max));
+    return r;
+}
+
+sf_partial sf_merge_extended(sf_partial a, sf_partial b) {
+    sf_partial r;
+    r.max = a.max > b.max ? a.max : b.max;
+    r.sum = ldexp(a.sum, (int)(a.max - r.max)) + ldexp(b.sum, (int)(b.max - r.max));
+    return r;
+}
+
+#ifdef _OPENMP
+#include <omp.h>
+int sf_omp_max_threads(void) { return omp_get_max_threads(); }
+int sf_have_openmp(void) { return 1; }
+#else
+int sf_omp_max_threads(void) { return 1; }
+int sf_have_openmp(void) { return 0; }
+#endif

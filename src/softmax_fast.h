@@ -1,0 +1,103 @@
+/*
+ * softmax_fast: the one header the Cython layer sees.
+ *
+ * Kernels work on one contiguous row (or on a panel of columns for a non-last axis) and never
+ * touch Python. Every algorithm is split into a reduction ("partial") and a write pass so that
+ * one long row can be cut into fixed blocks, reduced per block on any thread, merged in block
+ * order, and written: the bits do not depend on the number of threads.
+ */
+#ifndef SOFTMAX_FAST_H
+#define SOFTMAX_FAST_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum sf_algorithm { SF_THREE_PASS = 0, SF_TWO_PASS = 1, SF_ONLINE = 2, SF_NUM_ALGORITHMS = 3 };
+
+/* The exponential sum of a slice in factored form: sum(exp(v)) = sum * exp(max).
+ * For the (max, sum) partials of the three-pass and online reductions `max` is the slice's
+ * maximum (or -inf with sum 0 for a slice holding only -inf). For the two-pass reduction it is
+ * the extended-range pair relative to a shift c: sum(exp(v)) = sum * 2^max * exp(c). */
+typedef struct sf_partial {
+    double max;
+    double sum;
+} sf_partial;
+
+/* One dtype's kernels. T is float or double. `scale` multiplies x before anything else.
+ * Row kernels accept y == x (in place); no other overlap. */
+#define SF_DECLARE_KERNEL_TABLE(NAME, T)                                                           \
+    typedef struct NAME {                                                                          \
+        /* whole contiguous row, one call */                                                       \
+        void (*softmax[SF_NUM_ALGORITHMS])(const T *x, T *y, ptrdiff_t n, T scale);                \
+        void (*log_softmax[SF_NUM_ALGORITHMS])(const T *x, T *y, ptrdiff_t n, T scale);            \
+        /* block pieces: reductions */                                                             \
+        sf_partial (*partial_three_pass)(const T *x, ptrdiff_t n, T scale);                        \
+        sf_partial (*partial_online)(const T *x, ptrdiff_t n, T scale);                            \
+        /* y = exp(scale*x - max) with the block's own max; returns (max, sum) */                   \
+        sf_partial (*partial_store)(const T *x, T *y, ptrdiff_t n, T scale);                       \
+        /* extended-range sum of exp(scale*x - shift); returns nonzero when a value lies too far  \
+         * above the shift for the range reduction (caller falls back to the online algorithm) */ \
+        int (*partial_two_pass)(const T *x, ptrdiff_t n, T scale, T shift, sf_partial *out);       \
+        /* block pieces: write passes */                                                           \
+        void (*rescale)(T *y, ptrdiff_t n, double factor);                                         \
+        void (*write_softmax)(const T *x, T *y, ptrdiff_t n, T scale, double max, double inv_sum); \
+        void (*write_log_softmax)(const T *x, T *y, ptrdiff_t n, T scale, double max,              \
+                                  double log_sum);                                                 \
+        void (*write_two_pass)(const T *x, T *y, ptrdiff_t n, T scale, T shift, double exponent,   \
+                               double inv_sum);                                                    \
+        /* a panel of `width` contiguous columns, `n` rows `x_stride`/`y_stride` elements apart;  \
+         * softmax (log=0) or log_softmax (log=1) down each column */                              \
+        void (*columns[SF_NUM_ALGORITHMS])(const T *x, T *y, ptrdiff_t n, ptrdiff_t width,         \
+                                           ptrdiff_t x_stride, ptrdiff_t y_stride, T scale,        \
+                                           int log);                                               \
+        /* logsumexp down each column of a panel into out[j * out_stride] */                       \
+        void (*logsumexp_columns)(const T *x, T *out, ptrdiff_t n, ptrdiff_t width,                \
+                                  ptrdiff_t x_stride, ptrdiff_t out_stride, T scale);              \
+    } NAME;
+
+SF_DECLARE_KERNEL_TABLE(sf_f32_kernels, float)
+SF_DECLARE_KERNEL_TABLE(sf_f64_kernels, double)
+
+typedef struct sf_kernels {
+    const char *isa;
+    sf_f32_kernels f32;
+    sf_f64_kernels f64;
+} sf_kernels;
+
+/* ISA levels, lowest first. */
+enum sf_isa { SF_ISA_SCALAR = 0, SF_ISA_AVX2 = 1, SF_ISA_AVX512 = 2, SF_NUM_ISAS = 3 };
+
+/* Names of the ISA levels ("scalar", "avx2", "avx512"). */
+const char *sf_isa_name(int isa);
+/* Bit i set when this CPU (and its OS) supports ISA level i. */
+int sf_cpu_isa_mask(void);
+/* The kernel table for a level, or NULL when this build has no kernels for it. */
+const sf_kernels *sf_kernels_for_isa(int isa);
+/* The best level that both the CPU and this build support. */
+int sf_best_isa(void);
+
+/* Merge two (max, sum) partials of the exp-sum; associative and NaN-propagating. */
+sf_partial sf_merge_partials(sf_partial a, sf_partial b);
+/* Merge two extended-range (exponent, mantissa) partials of the two-pass reduction. */
+sf_partial sf_merge_extended(sf_partial a, sf_partial b);
+/* logsumexp of a strided slice from its (max, sum) partial: max + log(sum), or, when either is
+ * not finite, DESIGN section 3's answer found by scanning the slice (NaN, +inf or -inf). */
+double sf_f32_logsumexp_finish(const float *x, ptrdiff_t n, ptrdiff_t stride, float scale,
+                               sf_partial p);
+double sf_f64_logsumexp_finish(const double *x, ptrdiff_t n, ptrdiff_t stride, double scale,
+                               sf_partial p);
+
+/* OpenMP facts of this build (1 and 0 without OpenMP). */
+int sf_omp_max_threads(void);
+int sf_have_openmp(void);
+
+/* The scalar (portable) tables; the ISA files add their own. */
+extern const sf_kernels sf_kernels_scalar;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
