@@ -1,0 +1,66 @@
+"""Plain NumPy float64 reference: the oracle of the tests and the baseline of the benchmarks.
+
+Written for clarity, not speed: ``max``, ``exp``, ``sum``, divide, in float64, with the special
+values of DESIGN section 3 spelled out. Results are float64 whatever the input dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _prepare(x, axis, where, scale):
+    x = np.asarray(x, dtype=np.float64)
+    if scale is not None:
+        x = x * float(scale)
+    if x.ndim == 0:
+        x = x.reshape(1)
+        axis = 0
+    if where is not None:
+        x = np.where(where, x, -np.inf)
+    return x, axis
+
+
+def logsumexp(x, axis=None, *, keepdims=False, where=None, scale=None):
+    """log(sum(exp(x))) in float64; -inf for empty or all -inf slices, +inf with +inf, NaN with NaN."""
+    x0 = np.asarray(x)
+    x, axis = _prepare(x, axis, where, scale)
+    with np.errstate(all="ignore"):
+        if x.size == 0 or 0 in [x.shape[a] for a in np.atleast_1d(
+                np.arange(x.ndim) if axis is None else axis)]:
+            out = np.full(np.sum(x, axis=axis, keepdims=True).shape, -np.inf)
+        else:
+            m = np.max(x, axis=axis, keepdims=True)
+            shift = np.where(np.isfinite(m), m, 0.0)
+            s = np.sum(np.exp(x - shift), axis=axis, keepdims=True)
+            out = shift + np.log(s)
+    if not keepdims:
+        out = np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+    return out.reshape(()) if x0.ndim == 0 else out
+
+
+def log_softmax(x, axis=-1, *, where=None, scale=None):
+    """x - logsumexp(x) in float64; masked-out entries and fully masked slices are -inf."""
+    shape = np.shape(x)
+    x, ax = _prepare(x, axis, where, scale)
+    if x.size == 0:
+        return np.empty(shape)
+    lse = logsumexp(x, axis=ax, keepdims=True)
+    with np.errstate(all="ignore"):
+        out = x - lse
+    if where is not None:
+        full = ~np.broadcast_to(where, x.shape).any(axis=ax, keepdims=True)
+        out = np.where(full | ~np.broadcast_to(where, x.shape), -np.inf, out)
+    return out.reshape(shape)
+
+
+def softmax(x, axis=-1, *, where=None, scale=None):
+    """exp(x - logsumexp(x)) in float64; masked-out entries and fully masked slices are 0."""
+    with np.errstate(all="ignore"):
+        return np.exp(log_softmax(x, axis, where=where, scale=scale))
+
+
+def softmax_naive(x, axis=-1):
+    """The textbook NumPy expression a user would write (the benchmarks' baseline)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x - m)
+    return e / np.sum(e, axis=axis, keepdims=True)
