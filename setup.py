@@ -15,7 +15,13 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-SOURCES = ["softmax_fast/_core.pyx", "src/dispatch.c", "src/kernels_scalar.c"]
+SOURCES = [
+    "softmax_fast/_core.pyx",
+    "src/dispatch.c",
+    "src/kernels_scalar.c",
+    "src/kernels_avx2.c",
+    "src/kernels_avx512.c",
+]
 
 OPENMP_PROBE = r"""
 #include <omp.h>
@@ -58,7 +64,7 @@ class BuildExt(build_ext):
         else:
             # -fno-trapping-math only lets gcc if-convert the selects of the exp kernels so the
             # lane loops vectorize; it changes no result (we never read FP exception flags).
-            cflags = ["-O3", "-fno-trapping-math", "-std=c11"]
+            cflags = ["-O3", "-fno-trapping-math"]
             if os.environ.get("SOFTMAX_FAST_SANITIZE"):
                 cflags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1"]
         lflags = []
@@ -85,7 +91,8 @@ extensions = [
         sources=SOURCES,
         include_dirs=["src", np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=["src/softmax_fast.h", "src/kernels_scalar.inc"],
+        depends=["src/softmax_fast.h", "src/exp_portable.h", "src/kernels_portable.h",
+                 "src/kernels_portable.inc"],
     )
 ]
 

@@ -250,7 +250,42 @@ def _resolve_algorithm(algorithm: str, n: int, itemsize: int) -> int:
 
 # ---- the operations --------------------------------------------------------------------------
 
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fast_call(x, axis, out, algorithm, num_threads, log):
+    """The common call (a C-contiguous float32/float64 ndarray, last axis, no where/scale/dtype):
+    straight to the core with reshaped views. Returns None when the call needs the full path."""
+    if (type(x) is not np.ndarray or x.dtype not in _FAST_DTYPES or x.ndim == 0
+            or not x.flags.c_contiguous or not x.flags.aligned or x.size == 0):
+        return None
+    n = x.shape[-1]
+    if axis != -1 and axis != x.ndim - 1 or isinstance(axis, (bool, np.bool_)):
+        return None
+    if out is None:
+        res = np.empty_like(x)
+    elif (type(out) is np.ndarray and out.shape == x.shape and out.dtype == x.dtype
+          and out.flags.c_contiguous and out.flags.writeable
+          and (out is x or not np.may_share_memory(out, x))):
+        res = out
+    else:
+        return None
+    if algorithm == "auto":
+        algo = _core.THREE_PASS if n * x.itemsize <= AUTO_THREE_PASS_MAX_BYTES else _core.ONLINE
+    else:
+        algo = ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
+        if algo is None:
+            return None
+    nt = _threads(num_threads)
+    _core.softmax_3d(x.reshape(-1, n, 1), res.reshape(-1, n, 1), log, algo, 1.0, nt)
+    return res
+
+
 def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log):
+    if where is None and scale is None and dtype is None:
+        res = _fast_call(x, axis, out, algorithm, num_threads, log)
+        if res is not None:
+            return res
     arr, mask_where = _as_input(x)
     result_dtype, compute = _dtypes(arr.dtype, dtype)
     algorithm = _algorithm(algorithm)

@@ -100,7 +100,7 @@ ctypedef fused floating:
 # ---- the plan's constants (elements); documented in the README and show_config() ----
 SPLIT_MIN_ = 65536       # rows at least this long are cut into blocks
 BLOCK_ = 16384           # the fixed block of a cut row
-PARALLEL_MIN_ = 32768    # inputs smaller than this stay on the calling thread
+PARALLEL_MIN_ = 4096     # inputs smaller than this stay on the calling thread (fork+join ~1 us)
 COLUMN_PANEL_ = 64       # columns per task on a non-last axis
 cdef Py_ssize_t SPLIT_MIN = SPLIT_MIN_
 cdef Py_ssize_t BLOCK = BLOCK_

@@ -63,7 +63,11 @@ int sf_cpu_isa_mask(void) {
 const sf_kernels *sf_kernels_for_isa(int isa) {
     switch (isa) {
     case SF_ISA_SCALAR: return &sf_kernels_scalar;
-    default: return NULL; /* the SIMD levels plug in here */
+#if SF_HAVE_X86_SIMD_BUILDS
+    case SF_ISA_AVX2: return &sf_kernels_avx2;
+    case SF_ISA_AVX512: return &sf_kernels_avx512;
+#endif
+    default: return NULL;
     }
 }
 

@@ -94,8 +94,16 @@ double sf_f64_logsumexp_finish(const double *x, ptrdiff_t n, ptrdiff_t stride, d
 int sf_omp_max_threads(void);
 int sf_have_openmp(void);
 
-/* The scalar (portable) tables; the ISA files add their own. */
+/* The kernel tables, one per ISA file. The SIMD files build only where GCC-style target
+ * pragmas exist on x86-64; elsewhere only the scalar table exists. */
 extern const sf_kernels sf_kernels_scalar;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SF_HAVE_X86_SIMD_BUILDS 1
+extern const sf_kernels sf_kernels_avx2;
+extern const sf_kernels sf_kernels_avx512;
+#else
+#define SF_HAVE_X86_SIMD_BUILDS 0
+#endif
 
 #ifdef __cplusplus
 }

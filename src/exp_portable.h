@@ -1,0 +1,126 @@
+/*
+ * Portable exp building blocks, shared by every build of the portable kernels.
+ *
+ * exp(d) = p(r) * 2^n with n = round(d / ln2) and r = d - n ln2 (Cody-Waite: ln2 split in two
+ * constants so that n * LN2_HI is exact), p a minimax polynomial fitted for this project
+ * (tools/fit_exp.py): float32 degree 6 (0.15 ulp of 2^-24 on the interval), float64 degree 11.
+ */
+#ifndef SF_EXP_PORTABLE_H
+#define SF_EXP_PORTABLE_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The hot helpers must be inlined into the lane loops, or those loops do not vectorize. */
+#if defined(_MSC_VER)
+#define SF_INLINE static __forceinline
+#else
+#define SF_INLINE static inline __attribute__((always_inline))
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* float32 exp pieces                                                                         */
+
+SF_INLINE uint32_t f32_bits(float v) { uint32_t u; memcpy(&u, &v, sizeof u); return u; }
+SF_INLINE float f32_from_bits(uint32_t u) { float v; memcpy(&v, &u, sizeof v); return v; }
+
+/* Adding 1.5 * 2^23 rounds a float of magnitude < 2^22 to an integer held in the low mantissa
+ * bits; it avoids a float-to-int conversion, which is undefined for NaN in C. */
+#define F32_ROUND_MAGIC 0x1.8p23f
+#define F32_LOG2E 0x1.715476p+0f
+/* ln2 = F32_LN2_HI + F32_LN2_LO; HI has 13 significant bits so n * HI is exact for |n| < 2^11 */
+#define F32_LN2_HI 0x1.62ep-1f
+#define F32_LN2_LO 0x1.0bfbe8p-15f
+/* Below this exp() is under half the smallest subnormal: the result rounds to 0. */
+#define F32_EXP_MIN_ARG (-110.0f)
+
+/* 2^k for an integer-valued k in [-126, 127]. */
+SF_INLINE float f32_pow2i(float k) {
+    uint32_t n = f32_bits(k + F32_ROUND_MAGIC) - f32_bits(F32_ROUND_MAGIC);
+    return f32_from_bits((n + 127u) << 23);
+}
+
+/* p * 2^k for p in [0.5, 2] and an integer-valued k <= 0, subnormal results rounded once. */
+SF_INLINE float f32_ldexp_neg(float p, float k) {
+    k = k < -160.0f ? -160.0f : k;
+    int tiny = k < -120.0f;
+    float kk = tiny ? k + 64.0f : k;
+    float extra = tiny ? 0x1p-64f : 1.0f;
+    return p * f32_pow2i(kk) * extra;
+}
+
+/* exp(d) = p * 2^nf with p in [0.7, 1.42]; valid for |d| < 2^11 * ln2. NaN gives p = NaN. */
+SF_INLINE float f32_exp_parts(float d, float *nf) {
+    float n = (d * F32_LOG2E + F32_ROUND_MAGIC) - F32_ROUND_MAGIC;
+    float r = d - n * F32_LN2_HI;
+    r = r - n * F32_LN2_LO;
+    float q = 0x1.6c8512p-10f;
+    q = q * r + 0x1.122ab6p-7f;
+    q = q * r + 0x1.5555c2p-5f;
+    q = q * r + 0x1.5554acp-3f;
+    q = q * r + 0x1.0p-1f;
+    *nf = n;
+    return (q * r) * r + r + 1.0f;
+}
+
+/* exp(d) for d <= 0 (or NaN), exact 0 far below, subnormals rounded once. */
+SF_INLINE float f32_exp_neg(float d) {
+    float nf;
+    d = d < F32_EXP_MIN_ARG ? F32_EXP_MIN_ARG : d; /* keeps NaN */
+    float p = f32_exp_parts(d, &nf);
+    return f32_ldexp_neg(p, nf);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* float64 exp pieces                                                                         */
+
+SF_INLINE uint64_t f64_bits(double v) { uint64_t u; memcpy(&u, &v, sizeof u); return u; }
+SF_INLINE double f64_from_bits(uint64_t u) { double v; memcpy(&v, &u, sizeof v); return v; }
+
+#define F64_ROUND_MAGIC 0x1.8p52
+#define F64_LOG2E 0x1.71547652b82fep+0
+/* HI has 32 significant bits: n * HI is exact for |n| < 2^21 */
+#define F64_LN2_HI 0x1.62e42feep-1
+#define F64_LN2_LO 0x1.a39ef35793c76p-33
+#define F64_EXP_MIN_ARG (-760.0)
+
+SF_INLINE double f64_pow2i(double k) { /* k integer-valued in [-1022, 1023] */
+    uint64_t n = f64_bits(k + F64_ROUND_MAGIC) - f64_bits(F64_ROUND_MAGIC);
+    return f64_from_bits((n + 1023u) << 52);
+}
+
+SF_INLINE double f64_ldexp_neg(double p, double k) {
+    k = k < -1100.0 ? -1100.0 : k;
+    int tiny = k < -1000.0;
+    double kk = tiny ? k + 128.0 : k;
+    double extra = tiny ? 0x1p-128 : 1.0;
+    return p * f64_pow2i(kk) * extra;
+}
+
+SF_INLINE double f64_exp_parts(double d, double *nf) {
+    double n = (d * F64_LOG2E + F64_ROUND_MAGIC) - F64_ROUND_MAGIC;
+    double r = d - n * F64_LN2_HI;
+    r = r - n * F64_LN2_LO;
+    double q = 0x1.af52906239de4p-26;
+    q = q * r + 0x1.28a6924913659p-22;
+    q = q * r + 0x1.71ddffef9e7b1p-19;
+    q = q * r + 0x1.a019a2b5a03cap-16;
+    q = q * r + 0x1.a01a01aca0134p-13;
+    q = q * r + 0x1.6c16c18071d1ep-10;
+    q = q * r + 0x1.111111110ff87p-7;
+    q = q * r + 0x1.5555555551c52p-5;
+    q = q * r + 0x1.5555555555557p-3;
+    q = q * r + 0x1.0000000000006p-1;
+    *nf = n;
+    return (q * r) * r + r + 1.0;
+}
+
+SF_INLINE double f64_exp_neg(double d) {
+    double nf;
+    d = d < F64_EXP_MIN_ARG ? F64_EXP_MIN_ARG : d;
+    double p = f64_exp_parts(d, &nf);
+    return f64_ldexp_neg(p, nf);
+}
+
+#endif

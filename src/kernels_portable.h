@@ -1,0 +1,77 @@
+/*
+ * One build of the portable kernels: both dtypes and the kernel table, for the ISA named by
+ * SF_ISA (scalar, avx2, avx512) with SF_LANES_F32 / SF_LANES_F64 lanes per lane array. The
+ * including file sets the compiler target; the C is the same everywhere.
+ */
+#include "softmax_fast.h"
+#include "exp_portable.h"
+
+#define SF_NAME_(dt, name, isa) sf_##dt##_##name##__##isa
+#define SF_NAME(dt, name, isa) SF_NAME_(dt, name, isa)
+#define SF_TABLE_NAME_(isa) sf_kernels_##isa
+#define SF_TABLE_NAME(isa) SF_TABLE_NAME_(isa)
+#define SF_STR_(x) #x
+#define SF_STR(x) SF_STR_(x)
+
+#define T float
+#define WIDE double /* sums and the final scaling of float32 run in double */
+#define LANES SF_LANES_F32
+#define FN(name) SF_NAME(f32, name, SF_ISA)
+#define EXP_NEG f32_exp_neg
+#define EXP_PARTS f32_exp_parts
+#define LDEXP_NEG f32_ldexp_neg
+#define POW2I f32_pow2i
+#define POW2_MIN (-126.0f)
+#define EXP_MIN_ARG F32_EXP_MIN_ARG
+/* two-pass: |scale*x - shift| must stay below this for the range reduction */
+#define TWO_PASS_BOUND 1400.0f
+#define TABLE_FIELD f32
+#include "kernels_portable.inc"
+#undef T
+#undef WIDE
+#undef LANES
+#undef FN
+#undef EXP_NEG
+#undef EXP_PARTS
+#undef LDEXP_NEG
+#undef POW2I
+#undef POW2_MIN
+#undef EXP_MIN_ARG
+#undef TWO_PASS_BOUND
+#undef TABLE_FIELD
+
+#define T double
+#define WIDE double
+#define LANES SF_LANES_F64
+#define FN(name) SF_NAME(f64, name, SF_ISA)
+#define EXP_NEG f64_exp_neg
+#define EXP_PARTS f64_exp_parts
+#define LDEXP_NEG f64_ldexp_neg
+#define POW2I f64_pow2i
+#define POW2_MIN (-1022.0)
+#define EXP_MIN_ARG F64_EXP_MIN_ARG
+#define TWO_PASS_BOUND 100000.0
+#define TABLE_FIELD f64
+#include "kernels_portable.inc"
+
+#define SF_ALGOS(dt, op) \
+    {SF_NAME(dt, op##_three_pass, SF_ISA), SF_NAME(dt, op##_two_pass, SF_ISA), \
+     SF_NAME(dt, op##_online, SF_ISA)}
+#define SF_DTYPE_TABLE(dt)                                                                        \
+    {                                                                                             \
+        .softmax = SF_ALGOS(dt, softmax), .log_softmax = SF_ALGOS(dt, log_softmax),               \
+        .partial_three_pass = SF_NAME(dt, partial_three_pass, SF_ISA),                            \
+        .partial_online = SF_NAME(dt, partial_online, SF_ISA),                                    \
+        .partial_store = SF_NAME(dt, partial_store, SF_ISA),                                      \
+        .partial_two_pass = SF_NAME(dt, partial_two_pass, SF_ISA),                                \
+        .rescale = SF_NAME(dt, rescale, SF_ISA), .write_softmax = SF_NAME(dt, write_softmax, SF_ISA), \
+        .write_log_softmax = SF_NAME(dt, write_log_softmax, SF_ISA),                              \
+        .write_two_pass = SF_NAME(dt, write_two_pass, SF_ISA), .columns = SF_ALGOS(dt, columns),  \
+        .logsumexp_columns = SF_NAME(dt, logsumexp_columns, SF_ISA),                              \
+    }
+
+const sf_kernels SF_TABLE_NAME(SF_ISA) = {
+    .isa = SF_STR(SF_ISA),
+    .f32 = SF_DTYPE_TABLE(f32),
+    .f64 = SF_DTYPE_TABLE(f64),
+};
