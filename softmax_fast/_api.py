@@ -18,9 +18,17 @@ from ._version import __version__
 ALGORITHMS = {"three-pass": _core.THREE_PASS, "two-pass": _core.TWO_PASS, "online": _core.ONLINE}
 ALGORITHM_NAMES = {v: k for k, v in ALGORITHMS.items()}
 
-#: "auto" takes three-pass while a row fits in this many bytes (it reads the row three times,
-#: which costs nothing while the row sits in the core's L2), and the online algorithm beyond.
-AUTO_THREE_PASS_MAX_BYTES = 1 << 20
+#: What "auto" picks, per compute dtype and function, measured on the development machine
+#: (2-core AVX-512, `python benchmarks/auto_choice.py`): with the portable exp, computing exp is
+#: dearer than a memory pass, so three-pass (one exp per element) wins at every row length up to
+#: 2^24 (float32 softmax: 6.3 ms against 11-14 ms for online/two-pass), except float64 softmax,
+#: where two-pass is as fast or faster (16.7 ms against 21.7 ms on 4096 x 4096).
+AUTO_ALGORITHM = {
+    ("float32", "softmax"): "three-pass",
+    ("float32", "log_softmax"): "three-pass",
+    ("float64", "softmax"): "two-pass",
+    ("float64", "log_softmax"): "three-pass",
+}
 
 #: num_threads above this is clamped (more threads than this never helps a softmax).
 MAX_THREADS = 1024
@@ -227,7 +235,7 @@ def _from3(tmp3, shape, plan):
 def _native(arr, compute):
     if arr.dtype == compute and arr.dtype.isnative and arr.flags.aligned:
         return arr
-    return arr.astype(compute)
+    return _cast(arr, compute)
 
 
 def _prepare_source(arr, axes):
@@ -242,9 +250,21 @@ def _prepare_source(arr, axes):
     return moved, (list(range(nd - k)), list(range(nd - k, nd)), [])
 
 
-def _resolve_algorithm(algorithm: str, n: int, itemsize: int) -> int:
+# A float32 result outside float16's range rounds to +-inf (or to 0 below it): that is the correct
+# rounding, so the casts to the result dtype do not warn.
+def _cast(a, dtype):
+    with np.errstate(over="ignore", under="ignore"):
+        return a.astype(dtype, copy=False)
+
+
+def _cast_into(out, a):
+    with np.errstate(over="ignore", under="ignore"):
+        np.copyto(out, a, casting="unsafe")
+
+
+def _resolve_algorithm(algorithm: str, compute: np.dtype, log: bool) -> int:
     if algorithm == "auto":
-        return _core.THREE_PASS if n * itemsize <= AUTO_THREE_PASS_MAX_BYTES else _core.ONLINE
+        algorithm = AUTO_ALGORITHM[compute.name, "log_softmax" if log else "softmax"]
     return ALGORITHMS[algorithm]
 
 
@@ -260,7 +280,7 @@ def _fast_call(x, axis, out, algorithm, num_threads, log):
             or not x.flags.c_contiguous or not x.flags.aligned or x.size == 0):
         return None
     n = x.shape[-1]
-    if axis != -1 and axis != x.ndim - 1 or isinstance(axis, (bool, np.bool_)):
+    if type(axis) is not int or (axis != -1 and axis != x.ndim - 1):
         return None
     if out is None:
         res = np.empty_like(x)
@@ -271,7 +291,7 @@ def _fast_call(x, axis, out, algorithm, num_threads, log):
     else:
         return None
     if algorithm == "auto":
-        algo = _core.THREE_PASS if n * x.itemsize <= AUTO_THREE_PASS_MAX_BYTES else _core.ONLINE
+        algo = ALGORITHMS[AUTO_ALGORITHM[x.dtype.name, "log_softmax" if log else "softmax"]]
     else:
         algo = ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
         if algo is None:
@@ -314,7 +334,7 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
     if arr.size == 0:
         if target is not out and out is not None:
             return out
-        return target.astype(result_dtype, copy=False)
+        return _cast(target, result_dtype)
 
     src = xc
     if wh is not None:
@@ -330,7 +350,7 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
     if v_dst is None:
         tmp = np.empty(v_src.shape, dtype=compute)
         v_dst = tmp
-    algo = _resolve_algorithm(algorithm, v_src.shape[1], compute.itemsize)
+    algo = _resolve_algorithm(algorithm, compute, log)
     _core.softmax_3d(v_src, v_dst, log, algo, sc, nt)
     if tmp is not None:
         np.copyto(target, _from3(tmp, target.shape, dst_plan))
@@ -340,9 +360,9 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
             np.copyto(target, -np.inf if log else 0.0, where=fully_masked)
     if out is not None:
         if target is not out:
-            np.copyto(out, target, casting="unsafe")
+            _cast_into(out, target)
         return out
-    return target if result_dtype == compute else target.astype(result_dtype)
+    return target if result_dtype == compute else _cast(target, result_dtype)
 
 
 def _plan_for_moved(ndim, axes):
@@ -366,7 +386,7 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
         result_shape = kept if keepdims else tuple(s for d, s in enumerate(arr.shape)
                                                    if d not in axes)
     wh = _where(where, mask_where, arr.shape)
-    _check_out(out, result_shape, result_dtype, None)
+    _check_out(out, result_shape, result_dtype, arr)
     # ---- nothing has been written above this line ----
 
     xc = _native(arr, compute)
@@ -387,9 +407,9 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
         res = _from3(tmp.reshape(v_src.shape[0], 1, v_src.shape[2]), kept, plan)
     res = res.reshape(result_shape)
     if out is not None:
-        np.copyto(out, res, casting="unsafe")
+        _cast_into(out, res)
         return out
-    res = res.astype(result_dtype, copy=False)
+    res = _cast(res, result_dtype)
     return res[()] if res.ndim == 0 else res
 
 
@@ -402,10 +422,7 @@ def show_config() -> dict:
         "cpu_isas": _core.cpu_isas(),
         "openmp": _core.have_openmp(),
         "num_threads": max(1, _core.omp_max_threads()),
-        "auto": {
-            "three_pass_max_row_bytes": AUTO_THREE_PASS_MAX_BYTES,
-            "beyond": "online",
-        },
+        "auto": {f"{dt} {fn}": algo for (dt, fn), algo in AUTO_ALGORITHM.items()},
         "parallel": {
             "split_rows_from": _core.SPLIT_MIN_,
             "block": _core.BLOCK_,

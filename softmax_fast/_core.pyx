@@ -222,19 +222,11 @@ cdef inline void k_write(bint lg, int algo, const floating *x, floating *y, Py_s
                          floating sc, floating shift, sf_partial block,
                          sf_partial total) noexcept nogil:
     """Pass 2 of one block, given its own partial and the merged partial of the row."""
-    cdef double lse_shift
-    if lg:
-        if algo == SF_TWO_PASS:   # total = (exponent, mantissa) relative to shift
-            lse_shift = <double>shift + total.max * 0.6931471805599453
-            if floating is float:
-                K.f32.write_log_softmax(x, y, n, sc, lse_shift, log(total.sum))
-            else:
-                K.f64.write_log_softmax(x, y, n, sc, lse_shift, log(total.sum))
+    if lg:   # (max, sum): blocked_row never runs log_softmax with the two-pass reduction
+        if floating is float:
+            K.f32.write_log_softmax(x, y, n, sc, total.max, log(total.sum))
         else:
-            if floating is float:
-                K.f32.write_log_softmax(x, y, n, sc, total.max, log(total.sum))
-            else:
-                K.f64.write_log_softmax(x, y, n, sc, total.max, log(total.sum))
+            K.f64.write_log_softmax(x, y, n, sc, total.max, log(total.sum))
     elif algo == SF_THREE_PASS:    # y holds exp(v - block max): one multiply finishes it
         if floating is float:
             K.f32.rescale(y, n, exp(block.max - total.max) / total.sum
@@ -289,6 +281,9 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
     cdef floating *store = NULL
     if parts == NULL:
         return -1
+    if lg and algo == SF_TWO_PASS:
+        # log_softmax needs the max (x - lse would cancel near it): online reduction instead
+        algo = SF_ONLINE
     if algo == SF_THREE_PASS and not lg:
         store = y
     if nt > 1:

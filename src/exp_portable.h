@@ -123,4 +123,27 @@ SF_INLINE double f64_exp_neg(double d) {
     return f64_ldexp_neg(p, nf);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Compensated sums: the error of a long sum must not grow with its length                     */
+
+/* Knuth's TwoSum: hi + lo holds the running sum; lo collects each addition's rounding error. */
+SF_INLINE void sf_acc_add(double *hi, double *lo, double v) {
+    double s = *hi + v;
+    double bv = s - *hi;
+    double err = (*hi - (s - bv)) + (v - bv);
+    *hi = s;
+    *lo += err;
+}
+
+/* Fold m * 2^e (e integer-valued) into the compensated extended sum (hi + lo) * 2^E. */
+static inline void sf_ext_fold(double *E, double *hi, double *lo, double e, double m) {
+    if (e > *E) {
+        double f = ldexp(1.0, (int)fmax(*E - e, -4000.0));
+        *hi *= f;
+        *lo *= f;
+        *E = e;
+    }
+    sf_acc_add(hi, lo, ldexp(m, (int)fmax(e - *E, -4000.0)));
+}
+
 #endif
