@@ -270,33 +270,44 @@ def _resolve_algorithm(algorithm: str, compute: np.dtype, log: bool) -> int:
 
 # ---- the operations --------------------------------------------------------------------------
 
-_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# the fast path's "auto" choice, keyed the way it looks it up
+_FAST_AUTO = {(np.dtype(dt), log): ALGORITHMS[AUTO_ALGORITHM[dt, "log_softmax" if log else "softmax"]]
+              for dt in ("float32", "float64") for log in (False, True)}
 
 
 def _fast_call(x, axis, out, algorithm, num_threads, log):
     """The common call (a C-contiguous float32/float64 ndarray, last axis, no where/scale/dtype):
     straight to the core with reshaped views. Returns None when the call needs the full path."""
-    if (type(x) is not np.ndarray or x.dtype not in _FAST_DTYPES or x.ndim == 0
-            or not x.flags.c_contiguous or not x.flags.aligned or x.size == 0):
+    if type(x) is not np.ndarray or type(axis) is not int:
         return None
-    n = x.shape[-1]
-    if type(axis) is not int or (axis != -1 and axis != x.ndim - 1):
+    xf = x.flags
+    key = (x.dtype, log)
+    if key not in _FAST_AUTO or not (xf.c_contiguous and xf.aligned) or x.ndim == 0:
+        return None
+    if axis != -1 and axis != x.ndim - 1 or x.size == 0:
         return None
     if out is None:
         res = np.empty_like(x)
-    elif (type(out) is np.ndarray and out.shape == x.shape and out.dtype == x.dtype
-          and out.flags.c_contiguous and out.flags.writeable
-          and (out is x or not np.may_share_memory(out, x))):
+    elif type(out) is np.ndarray and out.shape == x.shape and out.dtype == x.dtype:
+        of = out.flags
+        if not (of.c_contiguous and of.writeable and (out is x or not np.may_share_memory(out, x))):
+            return None
         res = out
     else:
         return None
     if algorithm == "auto":
-        algo = ALGORITHMS[AUTO_ALGORITHM[x.dtype.name, "log_softmax" if log else "softmax"]]
+        algo = _FAST_AUTO[key]
+    elif type(algorithm) is str and algorithm in ALGORITHMS:
+        algo = ALGORITHMS[algorithm]
     else:
-        algo = ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
-        if algo is None:
-            return None
-    nt = _threads(num_threads)
+        return None
+    if num_threads is None:
+        nt = _core.omp_max_threads()
+    elif type(num_threads) is int and 1 <= num_threads <= MAX_THREADS:
+        nt = num_threads
+    else:
+        return None
+    n = x.shape[-1]
     _core.softmax_3d(x.reshape(-1, n, 1), res.reshape(-1, n, 1), log, algo, 1.0, nt)
     return res
 

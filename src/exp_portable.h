@@ -32,22 +32,18 @@ SF_INLINE float f32_from_bits(uint32_t u) { float v; memcpy(&v, &u, sizeof v); r
 /* ln2 = F32_LN2_HI + F32_LN2_LO; HI has 13 significant bits so n * HI is exact for |n| < 2^11 */
 #define F32_LN2_HI 0x1.62ep-1f
 #define F32_LN2_LO 0x1.0bfbe8p-15f
-/* Below this exp() is under half the smallest subnormal: the result rounds to 0. */
-#define F32_EXP_MIN_ARG (-110.0f)
+/* Exp terms are computed biased, exp(d) * 2^F32_EXP_BIAS: normal for every d <= 0 the kernels
+ * pass, so scaling by 2^n is one multiply. The bias comes off in the final multiply by
+ * 2^-BIAS / sum, which rounds a subnormal output once. At and below F32_EXP_FLOOR =
+ * -(127 + BIAS) ln2, 2^(n + BIAS) is built from all-zero bits: the term is exactly 0. */
+#define F32_EXP_BIAS 64
+#define F32_EXP_UNBIAS 0x1p-64f
+#define F32_EXP_FLOOR (-0x1.08c84p+7f)
 
-/* 2^k for an integer-valued k in [-126, 127]. */
+/* 2^k for an integer-valued k in [-127, 127]; k = -127 gives +0.0. */
 SF_INLINE float f32_pow2i(float k) {
     uint32_t n = f32_bits(k + F32_ROUND_MAGIC) - f32_bits(F32_ROUND_MAGIC);
     return f32_from_bits((n + 127u) << 23);
-}
-
-/* p * 2^k for p in [0.5, 2] and an integer-valued k <= 0, subnormal results rounded once. */
-SF_INLINE float f32_ldexp_neg(float p, float k) {
-    k = k < -160.0f ? -160.0f : k;
-    int tiny = k < -120.0f;
-    float kk = tiny ? k + 64.0f : k;
-    float extra = tiny ? 0x1p-64f : 1.0f;
-    return p * f32_pow2i(kk) * extra;
 }
 
 /* exp(d) = p * 2^nf with p in [0.7, 1.42]; valid for |d| < 2^11 * ln2. NaN gives p = NaN. */
@@ -64,12 +60,12 @@ SF_INLINE float f32_exp_parts(float d, float *nf) {
     return (q * r) * r + r + 1.0f;
 }
 
-/* exp(d) for d <= 0 (or NaN), exact 0 far below, subnormals rounded once. */
-SF_INLINE float f32_exp_neg(float d) {
+/* exp(d) * 2^F32_EXP_BIAS for d <= 0 (or NaN); exactly 0 at and below F32_EXP_FLOOR. */
+SF_INLINE float f32_exp_biased(float d) {
     float nf;
-    d = d < F32_EXP_MIN_ARG ? F32_EXP_MIN_ARG : d; /* keeps NaN */
+    d = d < F32_EXP_FLOOR ? F32_EXP_FLOOR : d; /* keeps NaN */
     float p = f32_exp_parts(d, &nf);
-    return f32_ldexp_neg(p, nf);
+    return p * f32_pow2i(nf + F32_EXP_BIAS);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -83,19 +79,14 @@ SF_INLINE double f64_from_bits(uint64_t u) { double v; memcpy(&v, &u, sizeof v);
 /* HI has 32 significant bits: n * HI is exact for |n| < 2^21 */
 #define F64_LN2_HI 0x1.62e42feep-1
 #define F64_LN2_LO 0x1.a39ef35793c76p-33
-#define F64_EXP_MIN_ARG (-760.0)
+#define F64_EXP_BIAS 128 /* as for float32 */
+#define F64_EXP_UNBIAS 0x1p-128
+#define F64_EXP_FLOOR (-0x1.8ee7fce19c29fp+9) /* -(1023 + BIAS) ln2 */
 
-SF_INLINE double f64_pow2i(double k) { /* k integer-valued in [-1022, 1023] */
+/* 2^k for an integer-valued k in [-1023, 1023]; k = -1023 gives +0.0. */
+SF_INLINE double f64_pow2i(double k) {
     uint64_t n = f64_bits(k + F64_ROUND_MAGIC) - f64_bits(F64_ROUND_MAGIC);
     return f64_from_bits((n + 1023u) << 52);
-}
-
-SF_INLINE double f64_ldexp_neg(double p, double k) {
-    k = k < -1100.0 ? -1100.0 : k;
-    int tiny = k < -1000.0;
-    double kk = tiny ? k + 128.0 : k;
-    double extra = tiny ? 0x1p-128 : 1.0;
-    return p * f64_pow2i(kk) * extra;
 }
 
 SF_INLINE double f64_exp_parts(double d, double *nf) {
@@ -116,11 +107,11 @@ SF_INLINE double f64_exp_parts(double d, double *nf) {
     return (q * r) * r + r + 1.0;
 }
 
-SF_INLINE double f64_exp_neg(double d) {
+SF_INLINE double f64_exp_biased(double d) {
     double nf;
-    d = d < F64_EXP_MIN_ARG ? F64_EXP_MIN_ARG : d;
+    d = d < F64_EXP_FLOOR ? F64_EXP_FLOOR : d;
     double p = f64_exp_parts(d, &nf);
-    return f64_ldexp_neg(p, nf);
+    return p * f64_pow2i(nf + F64_EXP_BIAS);
 }
 
 /* ------------------------------------------------------------------------------------------ */

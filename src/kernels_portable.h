@@ -17,12 +17,13 @@
 #define WIDE double /* sums and the final scaling of float32 run in double */
 #define LANES SF_LANES_F32
 #define FN(name) SF_NAME(f32, name, SF_ISA)
-#define EXP_NEG f32_exp_neg
+#define EXP_BIASED f32_exp_biased
 #define EXP_PARTS f32_exp_parts
-#define LDEXP_NEG f32_ldexp_neg
+#define EXP_BIAS F32_EXP_BIAS
+#define EXP_UNBIAS F32_EXP_UNBIAS
+#define EXP_ZERO_K (-191.0f) /* -(127 + BIAS): POW2I(k + BIAS) is +0.0 here */
 #define POW2I f32_pow2i
 #define POW2_MIN (-126.0f)
-#define EXP_MIN_ARG F32_EXP_MIN_ARG
 /* two-pass: |scale*x - shift| must stay below this for the range reduction */
 #define TWO_PASS_BOUND 1400.0f
 #define TABLE_FIELD f32
@@ -31,12 +32,13 @@
 #undef WIDE
 #undef LANES
 #undef FN
-#undef EXP_NEG
+#undef EXP_BIASED
 #undef EXP_PARTS
-#undef LDEXP_NEG
+#undef EXP_BIAS
+#undef EXP_UNBIAS
+#undef EXP_ZERO_K
 #undef POW2I
 #undef POW2_MIN
-#undef EXP_MIN_ARG
 #undef TWO_PASS_BOUND
 #undef TABLE_FIELD
 
@@ -44,12 +46,13 @@
 #define WIDE double
 #define LANES SF_LANES_F64
 #define FN(name) SF_NAME(f64, name, SF_ISA)
-#define EXP_NEG f64_exp_neg
+#define EXP_BIASED f64_exp_biased
 #define EXP_PARTS f64_exp_parts
-#define LDEXP_NEG f64_ldexp_neg
+#define EXP_BIAS F64_EXP_BIAS
+#define EXP_UNBIAS F64_EXP_UNBIAS
+#define EXP_ZERO_K (-1151.0) /* -(1023 + BIAS) */
 #define POW2I f64_pow2i
 #define POW2_MIN (-1022.0)
-#define EXP_MIN_ARG F64_EXP_MIN_ARG
 #define TWO_PASS_BOUND 100000.0
 #define TABLE_FIELD f64
 #include "kernels_portable.inc"
