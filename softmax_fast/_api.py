@@ -325,7 +325,7 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
     if arr.ndim == 0:
         _check_scalar_axis(axis)
         w0 = None if where is None and mask_where is None else _where(where, mask_where, (1,))
-        in_place = _check_out(out, (), result_dtype, arr)
+        _check_out(out, (), result_dtype, arr)
         res = softmax_like(arr.reshape(1), 0, None, dtype, w0, scale, algorithm, num_threads, log)
         if out is None:
             return res.reshape(())
