@@ -21,6 +21,7 @@ SOURCES = [
     "src/kernels_scalar.c",
     "src/kernels_avx2.c",
     "src/kernels_avx512.c",
+    "src/stream_copy.c",
 ]
 
 OPENMP_PROBE = r"""

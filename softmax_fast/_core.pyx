@@ -92,6 +92,7 @@ cdef extern from "softmax_fast.h" nogil:
                                    sf_partial p)
     int sf_omp_max_threads()
     int sf_have_openmp()
+    void sf_stream_copy(const void *src, void *dst, size_t nbytes)
 
 ctypedef fused floating:
     float
@@ -518,3 +519,21 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, in
                     free(buf)
     if rc != 0 or err != 0:
         raise MemoryError("softmax_fast: out of memory for a row buffer")
+
+
+def stream_copy(const unsigned char[::1] src, unsigned char[::1] dst, int num_threads):
+    """Copy `src` into `dst` (same length, bytes) with non-temporal stores on `num_threads`
+    threads: the memory-bandwidth yardstick of the benchmarks (a softmax reads x, writes out)."""
+    cdef Py_ssize_t n = src.shape[0], chunk, t, lo, hi
+    cdef int nt = max(1, num_threads)
+    if dst.shape[0] != n:
+        raise ValueError("stream_copy: src and dst differ in length")
+    if n == 0:
+        return
+    chunk = ((n + nt - 1) // nt + 63) // 64 * 64   # whole cache lines per thread
+    with nogil:
+        for t in prange(nt, num_threads=nt, schedule='static'):
+            lo = t * chunk
+            hi = min(n, lo + chunk)
+            if lo < hi:
+                sf_stream_copy(&src[lo], &dst[lo], <size_t> (hi - lo))

@@ -90,6 +90,9 @@ double sf_f32_logsumexp_finish(const float *x, ptrdiff_t n, ptrdiff_t stride, fl
 double sf_f64_logsumexp_finish(const double *x, ptrdiff_t n, ptrdiff_t stride, double scale,
                                sf_partial p);
 
+/* Copy `bytes` bytes with non-temporal stores: the benchmarks' memory-bandwidth yardstick. */
+void sf_stream_copy(const void *src, void *dst, size_t bytes);
+
 /* OpenMP facts of this build (1 and 0 without OpenMP). */
 int sf_omp_max_threads(void);
 int sf_have_openmp(void);
