@@ -1,7 +1,8 @@
 /*
  * One build of the portable kernels: both dtypes and the kernel table, for the ISA named by
  * SF_ISA (scalar, avx2, avx512) with SF_LANES_F32 / SF_LANES_F64 lanes per lane array. The
- * including file sets the compiler target; the C is the same everywhere.
+ * including file sets the compiler target; the C is the same everywhere. An ISA file may define
+ * SF_F32_RMAX / SF_F32_RADDEXP to hand-written versions of the two hot primitives.
  */
 #include "softmax_fast.h"
 #include "exp_portable.h"
@@ -27,7 +28,15 @@
 /* two-pass: |scale*x - shift| must stay below this for the range reduction */
 #define TWO_PASS_BOUND 1400.0f
 #define TABLE_FIELD f32
+#ifdef SF_F32_RMAX
+#define FAST_RMAX SF_F32_RMAX
+#endif
+#ifdef SF_F32_RADDEXP
+#define FAST_RADDEXP SF_F32_RADDEXP
+#endif
 #include "kernels_portable.inc"
+#undef FAST_RMAX
+#undef FAST_RADDEXP
 #undef T
 #undef WIDE
 #undef LANES
