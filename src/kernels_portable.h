@@ -2,7 +2,7 @@
  * One build of the portable kernels: both dtypes and the kernel table, for the ISA named by
  * SF_ISA (scalar, avx2, avx512) with SF_LANES_F32 / SF_LANES_F64 lanes per lane array. The
  * including file sets the compiler target; the C is the same everywhere. An ISA file may define
- * SF_F32_RMAX / SF_F32_RADDEXP to hand-written versions of the two hot primitives.
+ * SF_F32_RMAX / SF_F32_RADDEXP / SF_F32_WRITE_LOG to hand-written versions of hot primitives.
  */
 #include "softmax_fast.h"
 #include "exp_portable.h"
@@ -34,9 +34,13 @@
 #ifdef SF_F32_RADDEXP
 #define FAST_RADDEXP SF_F32_RADDEXP
 #endif
+#ifdef SF_F32_WRITE_LOG
+#define FAST_WRITE_LOG SF_F32_WRITE_LOG
+#endif
 #include "kernels_portable.inc"
 #undef FAST_RMAX
 #undef FAST_RADDEXP
+#undef FAST_WRITE_LOG
 #undef T
 #undef WIDE
 #undef LANES
