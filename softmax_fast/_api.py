@@ -439,5 +439,6 @@ def show_config() -> dict:
             "block": _core.BLOCK_,
             "single_thread_below": _core.PARALLEL_MIN_,
             "column_panel": _core.COLUMN_PANEL_,
+            "stream_output_from_bytes": _core.STREAM_MIN_BYTES_,
         },
     }

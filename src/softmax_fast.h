@@ -90,8 +90,11 @@ double sf_f32_logsumexp_finish(const float *x, ptrdiff_t n, ptrdiff_t stride, fl
 double sf_f64_logsumexp_finish(const double *x, ptrdiff_t n, ptrdiff_t stride, double scale,
                                sf_partial p);
 
-/* Copy `bytes` bytes with non-temporal stores: the benchmarks' memory-bandwidth yardstick. */
+/* Copy `bytes` bytes with non-temporal stores (the benchmarks' memory-bandwidth yardstick, and
+ * the output path of large softmaxes). Call sf_stream_fence() once after the last copy of a
+ * thread: a fence per copy would drain the write-combining buffers every row. */
 void sf_stream_copy(const void *src, void *dst, size_t bytes);
+void sf_stream_fence(void);
 
 /* OpenMP facts of this build (1 and 0 without OpenMP). */
 int sf_omp_max_threads(void);

@@ -33,8 +33,10 @@ void sf_stream_copy(const void *src, void *dst, size_t bytes) {
         _mm_stream_si128((__m128i *)(d + i + 48), e);
     }
     memcpy(d + i, s + i, bytes - i);
-    _mm_sfence(); /* the streamed stores are visible before we return */
 }
+
+void sf_stream_fence(void) { _mm_sfence(); }
 #else
 void sf_stream_copy(const void *src, void *dst, size_t bytes) { memcpy(dst, src, bytes); }
+void sf_stream_fence(void) {}
 #endif
