@@ -19,14 +19,16 @@ ALGORITHMS = {"three-pass": _core.THREE_PASS, "two-pass": _core.TWO_PASS, "onlin
 ALGORITHM_NAMES = {v: k for k, v in ALGORITHMS.items()}
 
 #: What "auto" picks, per compute dtype and function, measured on the development machine
-#: (2-core AVX-512, `python benchmarks/auto_choice.py`): with the portable exp, computing exp is
-#: dearer than a memory pass, so three-pass (one exp per element) wins at every row length up to
-#: 2^24 (float32 softmax: 6.3 ms against 11-14 ms for online/two-pass), except float64 softmax,
-#: where two-pass is as fast or faster (16.7 ms against 21.7 ms on 4096 x 4096).
+#: (2-core AVX-512, `python benchmarks/auto_choice.py`): computing exp costs more than a memory
+#: pass, so three-pass (one exp per element) wins at every row length from 256 to 2^22, for both
+#: dtypes and both functions: e.g. float32 softmax on 1 x 2^22 1.20 ms against 1.40 (online) and
+#: 1.63 (two-pass); float64 softmax 2.18 ms against 3.50 (two-pass) and 4.98 (online). (With only
+#: the auto-vectorized float64 kernels, two-pass had tied three-pass; the hand-written AVX-512 exp
+#: pass settled it.)
 AUTO_ALGORITHM = {
     ("float32", "softmax"): "three-pass",
     ("float32", "log_softmax"): "three-pass",
-    ("float64", "softmax"): "two-pass",
+    ("float64", "softmax"): "three-pass",
     ("float64", "log_softmax"): "three-pass",
 }
 

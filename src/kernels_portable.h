@@ -2,7 +2,8 @@
  * One build of the portable kernels: both dtypes and the kernel table, for the ISA named by
  * SF_ISA (scalar, avx2, avx512) with SF_LANES_F32 / SF_LANES_F64 lanes per lane array. The
  * including file sets the compiler target; the C is the same everywhere. An ISA file may define
- * SF_F32_RMAX / SF_F32_RADDEXP / SF_F32_WRITE_LOG to hand-written versions of hot primitives.
+ * SF_F32_RMAX / SF_F32_RADDEXP / SF_F32_WRITE_LOG / SF_F64_RMAX / SF_F64_RADDEXP to hand-written
+ * versions of hot primitives.
  */
 #include "softmax_fast.h"
 #include "exp_portable.h"
@@ -68,6 +69,12 @@
 #define POW2_MIN (-1022.0)
 #define TWO_PASS_BOUND 100000.0
 #define TABLE_FIELD f64
+#ifdef SF_F64_RMAX
+#define FAST_RMAX SF_F64_RMAX
+#endif
+#ifdef SF_F64_RADDEXP
+#define FAST_RADDEXP SF_F64_RADDEXP
+#endif
 #include "kernels_portable.inc"
 
 #define SF_ALGOS(dt, op) \
