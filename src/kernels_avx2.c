@@ -1,12 +1,122 @@
 /*
- * AVX2 + FMA build of the portable kernels. The target is set here, for this file only: the
- * rest of the library stays baseline x86-64, and dispatch.c calls into this table only after
- * CPUID and XGETBV said the CPU and the OS support AVX2 and FMA.
+ * AVX2 + FMA kernels. The target is set here, for this file only: the rest of the library stays
+ * baseline x86-64, and dispatch.c calls into this table only after CPUID and XGETBV said the CPU
+ * and the OS support AVX2 and FMA.
+ *
+ * The table is the portable source built for this target, with the float32 row max and exp-sum
+ * pass hand-written. AVX2 has no vscalefps and no masked loads: 2^(n + 64) is built from integer
+ * bits (exactly 0 at the floor, as in exp_portable.h), and the tail goes through a lane array.
  */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #pragma GCC target("avx2,fma")
+#include <immintrin.h>
+#include <math.h>
+#include <stddef.h>
+
+#include "exp_portable.h"
+
+static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale) {
+    const __m256 vs = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
+    __m256 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+    ptrdiff_t i = 0;
+    /* vmaxps returns its second operand (the running max) when the first is NaN: NaN skipped */
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), m0);
+        m1 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vs), m1);
+        m2 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 16), vs), m2);
+        m3 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 24), vs), m3);
+    }
+    for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), m0);
+    float r = -INFINITY;
+    for (; i < n; i++) {
+        float v = x[i] * scale;
+        r = v > r ? v : r;
+    }
+    __m256 m = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    float v = _mm_cvtss_f32(h);
+    return v > r ? v : r;
+}
+
+static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float scale,
+                                   float shift) {
+    const __m256 vs = _mm256_set1_ps(scale), vsh = _mm256_set1_ps(shift);
+    const __m256 vfloor = _mm256_set1_ps(F32_EXP_FLOOR), vlog2e = _mm256_set1_ps(F32_LOG2E);
+    const __m256 vhi = _mm256_set1_ps(F32_LN2_HI), vlo = _mm256_set1_ps(F32_LN2_LO);
+    const __m256 c6 = _mm256_set1_ps(0x1.6c8512p-10f), c5 = _mm256_set1_ps(0x1.122ab6p-7f);
+    const __m256 c4 = _mm256_set1_ps(0x1.5555c2p-5f), c3 = _mm256_set1_ps(0x1.5554acp-3f);
+    const __m256 c2 = _mm256_set1_ps(0x1.0p-1f), one = _mm256_set1_ps(1.0f);
+    const __m256i vbias = _mm256_set1_epi32(127 + F32_EXP_BIAS);
+    double hi = 0, lo = 0;
+/* exp(d) * 2^64; at the floor n + 64 + 127 = 0: the power of two is +0.0 and so is the term */
+#define SF_EXP_BIASED8(xv, out)                                                                 \
+    do {                                                                                        \
+        __m256 d_ = _mm256_max_ps(vfloor, _mm256_fmsub_ps((xv), vs, vsh)); /* keeps NaN */     \
+        __m256 n_ = _mm256_round_ps(_mm256_mul_ps(d_, vlog2e),                                  \
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);             \
+        __m256 r_ = _mm256_fnmadd_ps(n_, vlo, _mm256_fnmadd_ps(n_, vhi, d_));                  \
+        __m256 p_ = _mm256_fmadd_ps(c6, r_, c5);                                                \
+        p_ = _mm256_fmadd_ps(p_, r_, c4);                                                       \
+        p_ = _mm256_fmadd_ps(p_, r_, c3);                                                       \
+        p_ = _mm256_fmadd_ps(p_, r_, c2);                                                       \
+        p_ = _mm256_fmadd_ps(p_, r_, one);                                                      \
+        p_ = _mm256_fmadd_ps(p_, r_, one);                                                      \
+        __m256i k_ = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n_), vbias), 23);    \
+        (out) = _mm256_mul_ps(p_, _mm256_castsi256_ps(k_));                                     \
+    } while (0)
+    ptrdiff_t i = 0;
+    while (i < n) {
+        const ptrdiff_t end = n - i > 1024 ? i + 1024 : n;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, e0, e1, e2, e3;
+        for (; i + 32 <= end; i += 32) {
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i), e0);
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 8), e1);
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 16), e2);
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 24), e3);
+            if (y) {
+                _mm256_storeu_ps(y + i, e0);
+                _mm256_storeu_ps(y + i + 8, e1);
+                _mm256_storeu_ps(y + i + 16, e2);
+                _mm256_storeu_ps(y + i + 24, e3);
+            }
+            a0 = _mm256_add_ps(a0, e0);
+            a1 = _mm256_add_ps(a1, e1);
+            a2 = _mm256_add_ps(a2, e2);
+            a3 = _mm256_add_ps(a3, e3);
+        }
+        for (; i + 8 <= end; i += 8) {
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i), e0);
+            if (y) _mm256_storeu_ps(y + i, e0);
+            a0 = _mm256_add_ps(a0, e0);
+        }
+        if (i < end) { /* the tail, through a padded lane array; padded lanes are zeroed after */
+            float pad[8], e[8];
+            const ptrdiff_t rem = end - i;
+            for (int j = 0; j < 8; j++) pad[j] = j < rem ? x[i + j] : 0.0f;
+            SF_EXP_BIASED8(_mm256_loadu_ps(pad), e0);
+            _mm256_storeu_ps(e, e0);
+            for (int j = (int)rem; j < 8; j++) e[j] = 0.0f;
+            if (y)
+                for (int j = 0; j < rem; j++) y[i + j] = e[j];
+            a1 = _mm256_add_ps(a1, _mm256_loadu_ps(e));
+            i = end;
+        }
+        const __m256 a = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+        __m256d w = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)),
+                                  _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
+        __m128d w2 = _mm_add_pd(_mm256_castpd256_pd128(w), _mm256_extractf128_pd(w, 1));
+        sf_acc_add(&hi, &lo, _mm_cvtsd_f64(_mm_add_sd(w2, _mm_unpackhi_pd(w2, w2))));
+    }
+#undef SF_EXP_BIASED8
+    return (hi + lo) * (double)F32_EXP_UNBIAS;
+}
+
 #define SF_ISA avx2
 #define SF_LANES_F32 32 /* four 8-float vectors: independent accumulators hide FP latency */
 #define SF_LANES_F64 16
+#define SF_F32_RMAX sf_f32_rmax__avx2
+#define SF_F32_RADDEXP sf_f32_raddexp__avx2
 #include "kernels_portable.h"
 #endif
