@@ -309,8 +309,7 @@ def _fast_call(x, axis, out, algorithm, num_threads, log):
         nt = num_threads
     else:
         return None
-    n = x.shape[-1]
-    _core.softmax_3d(x.reshape(-1, n, 1), res.reshape(-1, n, 1), log, algo, 1.0, nt)
+    _core.softmax_rows(x, res, log, algo, nt)
     return res
 
 

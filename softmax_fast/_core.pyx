@@ -17,6 +17,9 @@ from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.stdio cimport snprintf
 from libc.math cimport log, exp, INFINITY, NAN
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef extern from "softmax_fast.h" nogil:
     ctypedef struct sf_partial:
@@ -408,16 +411,14 @@ cdef inline int plan_threads(Py_ssize_t total, Py_ssize_t tasks, int nt) noexcep
     return <int> min(<Py_ssize_t> nt, tasks)
 
 
-def softmax_3d(const floating[:, :, :] x, floating[:, :, :] y, bint log_out, int algorithm,
-               double scale, int num_threads):
-    """softmax (or log_softmax) along axis 1 of a non-empty 3-D view, written into `y`."""
-    cdef Py_ssize_t O = x.shape[0], N = x.shape[1], I = x.shape[2]
+cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *y0,
+                     Py_ssize_t O, Py_ssize_t N, Py_ssize_t I,
+                     Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2,
+                     Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t ys2,
+                     floating sc, int num_threads) noexcept nogil:
+    """softmax (or log_softmax) along the middle axis of an (O, N, I) strided block (strides in
+    elements); the parallel plan of the module docstring. Returns nonzero when out of memory."""
     cdef Py_ssize_t isz = sizeof(floating)
-    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz, xs2 = x.strides[2] // isz
-    cdef Py_ssize_t ys0 = y.strides[0] // isz, ys1 = y.strides[1] // isz, ys2 = y.strides[2] // isz
-    cdef const floating *x0 = &x[0, 0, 0]
-    cdef floating *y0 = &y[0, 0, 0]
-    cdef floating sc = <floating> scale
     cdef Py_ssize_t R = O * I, r, panels, t, o, c0, w
     cdef int nt, rc = 0
     cdef bint strided = xs1 != 1 or ys1 != 1
@@ -427,51 +428,92 @@ def softmax_3d(const floating[:, :, :] x, floating[:, :, :] y, bint log_out, int
     cdef floating *buf = NULL
     cdef int err = 0
     cdef int *errp = &err
-    with nogil:
-        if I > 1 and xs2 == 1 and ys2 == 1:
-            # a non-last axis over contiguous columns: panels of columns, vectorized across them
-            panels = (I + COLUMN_PANEL - 1) // COLUMN_PANEL
-            nt = plan_threads(O * N * I, O * panels, num_threads)
-            for t in prange(O * panels, num_threads=nt, schedule='static'):
-                o = t // panels
-                c0 = (t % panels) * COLUMN_PANEL
-                w = min(COLUMN_PANEL, I - c0)
-                k_columns(log_out, algorithm, x0 + o * xs0 + c0, y0 + o * ys0 + c0, N, w,
-                          xs1, ys1, sc)
-        elif N >= SPLIT_MIN and R < num_threads:
-            # few long rows: the threads share the blocks of each row in turn
-            nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
+    if I > 1 and xs2 == 1 and ys2 == 1:
+        # a non-last axis over contiguous columns: panels of columns, vectorized across them
+        panels = (I + COLUMN_PANEL - 1) // COLUMN_PANEL
+        nt = plan_threads(O * N * I, O * panels, num_threads)
+        for t in prange(O * panels, num_threads=nt, schedule='static'):
+            o = t // panels
+            c0 = (t % panels) * COLUMN_PANEL
+            w = min(COLUMN_PANEL, I - c0)
+            k_columns(log_out, algorithm, x0 + o * xs0 + c0, y0 + o * ys0 + c0, N, w,
+                      xs1, ys1, sc)
+    elif N >= SPLIT_MIN and R < num_threads:
+        # few long rows: the threads share the blocks of each row in turn
+        nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
+        if need_buf:
+            buf = <floating *> malloc(N * isz)
+            rc = -1 if buf == NULL else 0
+        if rc == 0:
+            for r in range(R):
+                rc = one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
+                             y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, buf, nt, stream)
+                if rc != 0:
+                    break
+        if stream:
+            sf_stream_fence()
+        free(buf)
+    else:
+        nt = plan_threads(R * N, R, num_threads)
+        if nt == 1 and not need_buf:
+            # one thread, contiguous rows: no parallel region at all (tiny inputs)
+            for r in range(R):
+                if one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
+                           y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, NULL, 1, 0) != 0:
+                    err = 1
+            return err
+        with parallel(num_threads=nt):
+            buf = NULL
             if need_buf:
                 buf = <floating *> malloc(N * isz)
-                rc = -1 if buf == NULL else 0
-            if rc == 0:
-                for r in range(R):
-                    rc = one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
-                                 y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, buf, nt,
-                                 stream)
-                    if rc != 0:
-                        break
+                if buf == NULL:
+                    errp[0] = 1   # a shared flag written through a pointer, only ever set
+            for r in prange(R, schedule='static'):
+                if not need_buf or buf != NULL:
+                    if one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
+                               y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, buf, 1,
+                               stream) != 0:
+                        errp[0] = 1
             if stream:
-                sf_stream_fence()
+                sf_stream_fence()   # once per thread, after its last streamed row
             free(buf)
-        else:
-            nt = plan_threads(R * N, R, num_threads)
-            with parallel(num_threads=nt):
-                buf = NULL
-                if need_buf:
-                    buf = <floating *> malloc(N * isz)
-                    if buf == NULL:
-                        errp[0] = 1   # a shared flag written through a pointer, only ever set
-                for r in prange(R, schedule='static'):
-                    if not need_buf or buf != NULL:
-                        if one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
-                                   y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, buf, 1,
-                                   stream) != 0:
-                            errp[0] = 1
-                if stream:
-                    sf_stream_fence()   # once per thread, after its last streamed row
-                free(buf)
-    if rc != 0 or err != 0:
+    return rc != 0 or err != 0
+
+
+def softmax_3d(const floating[:, :, :] x, floating[:, :, :] y, bint log_out, int algorithm,
+               double scale, int num_threads):
+    """softmax (or log_softmax) along axis 1 of a non-empty 3-D view, written into `y`."""
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef int rc
+    with nogil:
+        rc = run_softmax(log_out, algorithm, &x[0, 0, 0], &y[0, 0, 0],
+                         x.shape[0], x.shape[1], x.shape[2],
+                         x.strides[0] // isz, x.strides[1] // isz, x.strides[2] // isz,
+                         y.strides[0] // isz, y.strides[1] // isz, y.strides[2] // isz,
+                         <floating> scale, num_threads)
+    if rc != 0:
+        raise MemoryError("softmax_fast: out of memory for a row buffer")
+
+
+def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int num_threads):
+    """The fast path's entry: softmax along the last axis of a non-empty, C-contiguous, aligned,
+    native float32/float64 `x` into `y` of the same shape and dtype (the caller checked all
+    that). Takes the data pointers directly: acquiring typed memoryviews costs more than the
+    whole computation of a tiny input."""
+    cdef Py_ssize_t n = cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1)
+    cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
+    cdef int rc
+    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
+        with nogil:
+            rc = run_softmax(log_out, algorithm, <const float *> cnp.PyArray_DATA(x),
+                             <float *> cnp.PyArray_DATA(y), rows, n, 1, n, 1, 1, n, 1, 1,
+                             <float> 1.0, num_threads)
+    else:
+        with nogil:
+            rc = run_softmax(log_out, algorithm, <const double *> cnp.PyArray_DATA(x),
+                             <double *> cnp.PyArray_DATA(y), rows, n, 1, n, 1, 1, n, 1, 1,
+                             <double> 1.0, num_threads)
+    if rc != 0:
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
 
