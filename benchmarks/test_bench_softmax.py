@@ -1,67 +1,68 @@
-"""pytest-benchmark suite: one group per standard case (softmax_fast._bench.CASES).
+"""pytest-benchmark suite: one benchmark group per standard case (`softmax_fast._bench.CASES`).
 
-In each group: softmax_fast with each algorithm (and log_softmax with auto), the NumPy reference
-(max, exp, sum, divide), scipy.special.softmax, and torch.softmax when PyTorch is installed.
-Every benchmark checks its result once against the float64 reference on a few slices, so a
-broken kernel cannot look fast.
+In each group: softmax_fast.softmax with each algorithm ("auto", "three-pass", "two-pass",
+"online"; ``out=`` preallocated), softmax_fast.log_softmax (float32 cases), the NumPy reference
+(`softmax_fast._reference.softmax_naive`), scipy.special.softmax and torch.softmax (skipped when
+not installed). Every benchmark checks its result once against the float64 reference on a few
+slices, so a broken kernel cannot look fast.
 
-    pytest benchmarks                       # timings
-    pytest benchmarks --benchmark-disable   # every case once (CI)
+    pytest benchmarks                                  # timings
+    pytest benchmarks --benchmark-disable              # every case once (CI)
+    pytest benchmarks -k "f32-32x1000"                 # one case
+    pytest benchmarks --benchmark-autosave / --benchmark-compare
 """
-import numpy as np
+from __future__ import annotations
+
 import pytest
 
 import softmax_fast as sf
-from softmax_fast import _bench, _reference
+from softmax_fast import _bench
 
-CASES = {c.name: c for c in _bench.CASES}
-SF_VARIANTS = ["auto", "three-pass", "two-pass", "online"]
-
-
-def _check(case, x, y, log=False):
-    """Compare a few slices along the case's axis with the float64 reference."""
-    xs = np.moveaxis(x, case.axis, -1)[..., :].reshape(-1, x.shape[case.axis])
-    ys = np.moveaxis(np.asarray(y), case.axis, -1).reshape(xs.shape)
-    rows = sorted({0, xs.shape[0] // 2, xs.shape[0] - 1})
-    ref = (_reference.log_softmax if log else _reference.softmax)(xs[rows], axis=-1)
-    rtol = 1e-5 if x.dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(ys[rows], ref, rtol=rtol, atol=rtol if log else 0)
+CASES = list(_bench.CASES)
+F32_CASES = [c for c in CASES if c.dtype == "float32"]
+ALGORITHMS = ["auto", "three-pass", "two-pass", "online"]
 
 
-@pytest.mark.parametrize("algorithm", SF_VARIANTS)
-@pytest.mark.parametrize("case_name", list(CASES))
-def test_softmax_fast(benchmark, case_data, case_name, algorithm):
-    case = CASES[case_name]
-    x = case_data(case)
-    out = np.empty_like(x)
+def _ids(case: _bench.Case) -> str:
+    return case.name
+
+
+def _label(benchmark, case: _bench.Case, implementation: str) -> None:
     benchmark.group = case.name
-    benchmark.name = f"softmax_fast[{algorithm}]"
-    benchmark(sf.softmax, x, axis=case.axis, out=out, algorithm=algorithm)
-    _check(case, x, out)
+    benchmark.extra_info.update(
+        case=case.name, shape=list(case.shape), axis=case.axis, dtype=case.dtype,
+        implementation=implementation, isa=sf.show_config()["isa"])
 
 
-@pytest.mark.parametrize("case_name", [n for n, c in CASES.items() if c.dtype == "float32"])
-def test_softmax_fast_log(benchmark, case_data, case_name):
-    case = CASES[case_name]
-    x = case_data(case)
-    out = np.empty_like(x)
-    benchmark.group = case.name
-    benchmark.name = "softmax_fast.log_softmax[auto]"
-    benchmark(sf.log_softmax, x, axis=case.axis, out=out)
-    _check(case, x, out, log=True)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_softmax_fast(benchmark, bench_input, out_like, case, algorithm):
+    data = bench_input(case)
+    out = out_like(data.x)
+    _label(benchmark, case, f"softmax_fast.softmax[{algorithm}]")
+    y = benchmark(sf.softmax, data.x, axis=case.axis, out=out, algorithm=algorithm)
+    assert y is out
+    data.reference.check(out, what=f"softmax_fast.softmax[{algorithm}]")
 
 
-@pytest.mark.parametrize("peer", ["numpy", "scipy", "torch"])
-@pytest.mark.parametrize("case_name", list(CASES))
-def test_peer(benchmark, case_data, case_name, peer):
-    if peer == "scipy":
-        pytest.importorskip("scipy")
-    if peer == "torch":
-        pytest.importorskip("torch")
-    case = CASES[case_name]
-    x = case_data(case)
-    f = _bench.peers()[peer]
-    benchmark.group = case.name
-    benchmark.name = peer
-    y = benchmark(f, x, case.axis)
-    _check(case, x, np.asarray(y))
+@pytest.mark.parametrize("case", F32_CASES, ids=_ids)
+def test_softmax_fast_log(benchmark, bench_input, out_like, case):
+    data = bench_input(case)
+    out = out_like(data.x)
+    _label(benchmark, case, "softmax_fast.log_softmax[auto]")
+    y = benchmark(sf.log_softmax, data.x, axis=case.axis, out=out)
+    assert y is out
+    data.reference.check(out, log=True, what="softmax_fast.log_softmax[auto]")
+
+
+@pytest.mark.parametrize("peer", _bench.PEER_NAMES)
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_peer(benchmark, bench_input, case, peer):
+    prepare = _bench.peer(peer)
+    if prepare is None:
+        pytest.skip(f"{peer} is not installed (import failed)")
+    data = bench_input(case)
+    call = prepare(data.x, case.axis)
+    _label(benchmark, case, peer)
+    y = benchmark(call)
+    data.reference.check(y, peer=True, what=peer)

@@ -1,8 +1,20 @@
-"""Command line: ``python -m softmax_fast info`` and ``python -m softmax_fast bench [--quick]``."""
+"""Command line of softmax_fast.
+
+    python -m softmax_fast info                 the build and run-time configuration
+    python -m softmax_fast bench [--quick]      softmax_fast against NumPy, SciPy and PyTorch
+
+``bench`` times ``softmax_fast.softmax`` (algorithm "auto", ``out=`` preallocated) against the
+NumPy reference (``softmax_naive``: max, exp, sum, divide), ``scipy.special.softmax`` and
+``torch.softmax`` (each when importable) on the standard cases of ``softmax_fast._bench``, and
+checks every result once against a float64 reference. Times are best-of-N per call, taken side
+by side in one process; speed-up = the other's time / softmax_fast's time. Exit status: 0 on
+success, 1 when a result is wrong, 2 on bad usage.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import numpy as np
 
@@ -10,72 +22,211 @@ import softmax_fast as sf
 
 from . import _bench
 
+#: (budget, min_samples, max_budget) per timing: full run, quick run, quick run of a large case.
+FULL = dict(budget=0.5, min_samples=5, max_budget=1.5)
+QUICK = dict(budget=0.03, min_samples=3, max_budget=0.1)
+QUICK_LARGE = dict(budget=0.0, min_samples=3, max_budget=0.0)
 
-def _print_config(cfg: dict, indent: int = 0) -> None:
+
+# ---- info ------------------------------------------------------------------------------------
+
+def _format_value(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) if value else "(none)"
+    return str(value)
+
+
+def _config_lines(cfg: dict, indent: int = 0) -> list[str]:
+    lines = []
+    width = max((len(str(k)) for k in cfg), default=0) + 1
     for key, value in cfg.items():
         if isinstance(value, dict):
-            print(" " * indent + f"{key}:")
-            _print_config(value, indent + 2)
+            lines.append(" " * indent + f"{key}:")
+            lines.extend(_config_lines(value, indent + 2))
         else:
-            if isinstance(value, list):
-                value = ", ".join(map(str, value))
-            print(" " * indent + f"{key}: {value}")
-
-
-def _fmt(seconds: float) -> str:
-    if seconds != seconds:
-        return "-"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} us"
-    return f"{seconds * 1e3:.2f} ms"
+            lines.append(" " * indent + f"{str(key) + ':':<{width}} {_format_value(value)}")
+    return lines
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    _print_config(sf.show_config())
+    print("\n".join(_config_lines(sf.show_config())))
     return 0
+
+
+# ---- bench -----------------------------------------------------------------------------------
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.3f} s"
+
+
+def _fmt_ratio(num: float | None, den: float | None) -> str:
+    if num is None or den is None:
+        return "-"
+    return f"{num / den:.1f}x"
+
+
+def _select_cases(patterns: list[str] | None) -> list[_bench.Case]:
+    if not patterns:
+        return list(_bench.CASES)
+    chosen = [c for c in _bench.CASES if any(p in c.name for p in patterns)]
+    if not chosen:
+        known = ", ".join(c.name for c in _bench.CASES)
+        raise SystemExit(f"python -m softmax_fast bench: no case matches {patterns}; "
+                         f"known cases: {known}")
+    return chosen
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[k]) for r in [header] + rows) for k in range(len(header))]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if k == 0 else c.rjust(w)
+                         for k, (c, w) in enumerate(zip(cells, widths)))
+
+    rule = "  ".join("-" * w for w in widths)
+    return [line(header), rule] + [line(r) for r in rows]
+
+
+def _cpu_busy(interval: float = 0.25) -> float | None:
+    """Fraction of all CPUs busy over `interval` seconds while this process sleeps (Linux
+    /proc/stat); None where that cannot be read."""
+    def read():
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        return sum(fields[:8]), fields[3] + fields[4]  # total, idle + iowait
+
+    try:
+        total0, idle0 = read()
+        time.sleep(interval)
+        total1, idle1 = read()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return 1.0 - (idle1 - idle0) / (total1 - total0)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    cases = [c for c in _bench.CASES if c.quick or not args.quick]
-    budget = 0.05 if args.quick else 0.4
+    cases = _select_cases(args.case)
     peers = _bench.peers()
+    if args.threads is not None and "torch" in peers:
+        import torch
+        torch.set_num_threads(args.threads)
     cfg = sf.show_config()
-    threads = args.threads or cfg["num_threads"]
+    threads = args.threads if args.threads is not None else cfg["num_threads"]
+    versions = _bench.peer_versions()
+    missing = [n for n in _bench.PEER_NAMES if n not in peers]
     print(f"softmax_fast {cfg['version']}  isa={cfg['isa']}  threads={threads}  "
-          f"(best of repeated runs; speed-up = other time / softmax_fast time)")
+          f"openmp={_format_value(cfg['openmp'])}  |  "
+          + ", ".join(f"{n} {v}" for n, v in versions.items())
+          + (f"  |  not installed: {', '.join(missing)}" if missing else ""))
+    busy = _cpu_busy()
+    if busy is not None and busy >= 0.1:
+        print(f"warning: other work keeps the CPUs {busy:.0%} busy: multi-threaded timings "
+              "suffer most; compare ratios measured on an idle machine", file=sys.stderr)
+    mode = "quick" if args.quick else "full"
+    print(f"{mode} run; best-of-N wall time per call, side by side in one process; "
+          f"speed-up = other / softmax_fast; softmax_fast: algorithm auto, out= preallocated")
+    sys.stdout.flush()
+
     names = list(peers)
-    header = ["case", "softmax_fast"] + names + [f"vs {n}" for n in names]
-    rows = []
+    header = (["case", "softmax_fast"] + names + [f"{n}/sf" for n in names])
+    rows, failures = [], []
     for i, case in enumerate(cases):
-        print(f"[{i + 1}/{len(cases)}] {case.name}", file=sys.stderr, flush=True)
+        print(f"[{i + 1}/{len(cases)}] {case.name} {case.shape} {case.dtype} axis={case.axis}",
+              file=sys.stderr, flush=True)
         x = case.make()
         out = np.empty_like(x)
-        t_sf = _bench.best_time(
-            lambda: sf.softmax(x, axis=case.axis, out=out, num_threads=threads), budget)
-        times = {n: _bench.best_time(lambda: f(x, case.axis), budget) for n, f in peers.items()}
-        rows.append([case.name, _fmt(t_sf)] + [_fmt(times[n]) for n in names]
-                    + [f"{times[n] / t_sf:.1f}x" for n in names])
-    widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(len(header))]
-    line = "  ".join(h.ljust(w) if k == 0 else h.rjust(w) for k, (h, w) in
-                     enumerate(zip(header, widths)))
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print("  ".join(str(v).ljust(w) if k == 0 else str(v).rjust(w) for k, (v, w) in
-                        enumerate(zip(r, widths))))
+        ref = _bench.Reference(x, case.axis)
+        kwargs = {} if args.threads is None else {"num_threads": args.threads}
+        calls = {"softmax_fast": lambda: sf.softmax(x, axis=case.axis, out=out, **kwargs)}
+        for n in names:
+            calls[n] = peers[n](x, case.axis)
+        # check each result once (this call also warms everything up)
+        bad = set()
+        for n, f in calls.items():
+            y = None
+            try:
+                y = f()
+                if n == "softmax_fast" and y is not out:
+                    raise AssertionError("softmax(out=out) did not return out")
+                ref.check(y, peer=(n != "softmax_fast"), what=f"{n} on {case.name}")
+            except AssertionError as exc:
+                bad.add(n)
+                failures.append(f"{case.name}: {n}: {str(exc).strip()}")
+            del y
+        if args.budget is not None:
+            settings = dict(budget=args.budget, min_samples=3, max_budget=3 * args.budget)
+        elif args.quick:
+            settings = QUICK_LARGE if case.large else QUICK
+        else:
+            settings = FULL
+        times = {n: t.best for n, t in _bench.time_calls(calls, **settings).items()}
+        t_sf = times["softmax_fast"]
+
+        def cell(n):
+            return _fmt_time(times[n]) + (" !" if n in bad else "")
+
+        rows.append([case.name, cell("softmax_fast")] + [cell(n) for n in names]
+                    + [_fmt_ratio(times[n], t_sf) for n in names])
+        del x, out, calls, ref
+
+    print("\n".join(_table(header, rows)))
+    if failures:
+        print("\nwrong results (marked ! above):", file=sys.stderr)
+        for f in failures:
+            print("  " + f.replace("\n", "\n    "), file=sys.stderr)
+        return 1
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m softmax_fast",
-                                     description="softmax_fast: configuration and benchmarks")
-    sub = parser.add_subparsers(dest="command")
-    p_info = sub.add_parser("info", help="print the build and run-time configuration")
+# ---- entry point -----------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m softmax_fast",
+        description="softmax_fast: fast, accurate softmax for NumPy arrays on CPUs.")
+    parser.add_argument("--version", action="version", version=f"softmax_fast {sf.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p_info = sub.add_parser("info", help="print the build and run-time configuration",
+                            description="Print softmax_fast.show_config(), one key per line.")
     p_info.set_defaults(func=cmd_info)
-    p_bench = sub.add_parser("bench", help="time softmax against NumPy, SciPy and PyTorch")
-    p_bench.add_argument("--quick", action="store_true", help="fewer cases, shorter timings")
-    p_bench.add_argument("--threads", type=int, default=None, help="num_threads for softmax_fast")
+    p_bench = sub.add_parser(
+        "bench", help="time softmax_fast against NumPy, SciPy and PyTorch",
+        description="Time softmax_fast.softmax (algorithm auto, out= preallocated) against the "
+                    "NumPy reference, scipy.special.softmax and torch.softmax (when importable) "
+                    "on the standard cases, checking every result once.")
+    p_bench.add_argument("--quick", action="store_true",
+                         help="short timings, large cases timed 3 times (well under a minute)")
+    p_bench.add_argument("--case", action="append", metavar="NAME",
+                         help="only the cases whose name contains NAME (repeatable); names: "
+                              + ", ".join(c.name for c in _bench.CASES))
+    p_bench.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                         help="num_threads for softmax_fast (and torch); default: all")
+    p_bench.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                         help="seconds of samples per implementation and case "
+                              f"(default {FULL['budget']}, quick {QUICK['budget']})")
     p_bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
