@@ -308,23 +308,6 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
         algo = SF_ONLINE
     if algo == SF_THREE_PASS and not lg:
         store = y
-    if nt > 1 and algo != SF_TWO_PASS:
-        # One parallel region: after the first loop's implicit barrier every thread merges all
-        # the partials itself, in block order (the same bits on every thread), then writes its
-        # blocks: one fork/join instead of two. (Two-pass may fall back after pass 1: below.)
-        with parallel(num_threads=nt):
-            for b in prange(nb, schedule='static'):
-                lo = b * BLOCK
-                ln = min(BLOCK, n - lo)
-                parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL,
-                                     ln, sc, shift, &failed)
-            total = merge_blocks(algo, parts, nb)
-            for b in prange(nb, schedule='static'):
-                lo = b * BLOCK
-                ln = min(BLOCK, n - lo)
-                k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total)
-        free(parts)
-        return 0
     if nt > 1:
         for b in prange(nb, num_threads=nt, schedule='static'):
             lo = b * BLOCK
