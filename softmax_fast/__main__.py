@@ -79,8 +79,9 @@ def _select_cases(patterns: list[str] | None) -> list[_bench.Case]:
     chosen = [c for c in _bench.CASES if any(p in c.name for p in patterns)]
     if not chosen:
         known = ", ".join(c.name for c in _bench.CASES)
-        raise SystemExit(f"python -m softmax_fast bench: no case matches {patterns}; "
-                         f"known cases: {known}")
+        print(f"python -m softmax_fast bench: error: no case matches {patterns}; "
+              f"known cases: {known}", file=sys.stderr)
+        raise SystemExit(2)
     return chosen
 
 
