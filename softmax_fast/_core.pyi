@@ -7,7 +7,6 @@ BLOCK_: int
 PARALLEL_MIN_: int
 COLUMN_PANEL_: int
 STREAM_MIN_BYTES_: int
-STREAM_MAX_ROW_BYTES_: int
 THREE_PASS: int
 TWO_PASS: int
 ONLINE: int
@@ -33,5 +32,5 @@ def softmax_rows(
 def logsumexp_3d(
     x: np.ndarray[Any, Any], out: np.ndarray[Any, Any], scale: float, num_threads: int
 ) -> None: ...
-def set_streaming(enabled: bool) -> None: ...
+def set_streaming(enabled: bool, min_bytes: int | None = None) -> tuple[bool, int]: ...
 def stream_copy(src: np.ndarray[Any, Any], dst: np.ndarray[Any, Any], num_threads: int) -> None: ...

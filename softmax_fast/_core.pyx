@@ -27,23 +27,27 @@ cdef extern from "softmax_fast.h" nogil:
         double sum
 
     ctypedef void (*f32_row_fn)(const float *, float *, Py_ssize_t, float) noexcept nogil
-    ctypedef sf_partial (*f32_partial_fn)(const float *, Py_ssize_t, float) noexcept nogil
-    ctypedef sf_partial (*f32_store_fn)(const float *, float *, Py_ssize_t, float) noexcept nogil
+    ctypedef sf_partial (*f32_partial_fn)(const float *, Py_ssize_t, float, const float *) noexcept nogil
+    ctypedef sf_partial (*f32_online_fn)(const float *, Py_ssize_t, float) noexcept nogil
+    ctypedef sf_partial (*f32_store_fn)(const float *, float *, Py_ssize_t, float, const float *) noexcept nogil
     ctypedef int (*f32_two_pass_fn)(const float *, Py_ssize_t, float, float, sf_partial *) noexcept nogil
-    ctypedef void (*f32_rescale_fn)(float *, Py_ssize_t, double) noexcept nogil
-    ctypedef void (*f32_write_fn)(const float *, float *, Py_ssize_t, float, double, double) noexcept nogil
-    ctypedef void (*f32_write2_fn)(const float *, float *, Py_ssize_t, float, float, double, double) noexcept nogil
+    ctypedef void (*f32_rescale_fn)(const float *, float *, Py_ssize_t, double, int) noexcept nogil
+    ctypedef void (*f32_write_fn)(const float *, float *, Py_ssize_t, float, double, double, int) noexcept nogil
+    ctypedef void (*f32_write2_fn)(const float *, float *, Py_ssize_t, float, float, double,
+                                   double) noexcept nogil
     ctypedef void (*f32_columns_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                     Py_ssize_t, float, int) noexcept nogil
     ctypedef void (*f32_lse_columns_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                         Py_ssize_t, float) noexcept nogil
     ctypedef void (*f64_row_fn)(const double *, double *, Py_ssize_t, double) noexcept nogil
-    ctypedef sf_partial (*f64_partial_fn)(const double *, Py_ssize_t, double) noexcept nogil
-    ctypedef sf_partial (*f64_store_fn)(const double *, double *, Py_ssize_t, double) noexcept nogil
+    ctypedef sf_partial (*f64_partial_fn)(const double *, Py_ssize_t, double, const double *) noexcept nogil
+    ctypedef sf_partial (*f64_online_fn)(const double *, Py_ssize_t, double) noexcept nogil
+    ctypedef sf_partial (*f64_store_fn)(const double *, double *, Py_ssize_t, double, const double *) noexcept nogil
     ctypedef int (*f64_two_pass_fn)(const double *, Py_ssize_t, double, double, sf_partial *) noexcept nogil
-    ctypedef void (*f64_rescale_fn)(double *, Py_ssize_t, double) noexcept nogil
-    ctypedef void (*f64_write_fn)(const double *, double *, Py_ssize_t, double, double, double) noexcept nogil
-    ctypedef void (*f64_write2_fn)(const double *, double *, Py_ssize_t, double, double, double, double) noexcept nogil
+    ctypedef void (*f64_rescale_fn)(const double *, double *, Py_ssize_t, double, int) noexcept nogil
+    ctypedef void (*f64_write_fn)(const double *, double *, Py_ssize_t, double, double, double, int) noexcept nogil
+    ctypedef void (*f64_write2_fn)(const double *, double *, Py_ssize_t, double, double, double,
+                                   double) noexcept nogil
     ctypedef void (*f64_columns_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                     Py_ssize_t, double, int) noexcept nogil
     ctypedef void (*f64_lse_columns_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
@@ -53,7 +57,7 @@ cdef extern from "softmax_fast.h" nogil:
         f32_row_fn softmax[3]
         f32_row_fn log_softmax[3]
         f32_partial_fn partial_three_pass
-        f32_partial_fn partial_online
+        f32_online_fn partial_online
         f32_store_fn partial_store
         f32_two_pass_fn partial_two_pass
         f32_rescale_fn rescale
@@ -67,7 +71,7 @@ cdef extern from "softmax_fast.h" nogil:
         f64_row_fn softmax[3]
         f64_row_fn log_softmax[3]
         f64_partial_fn partial_three_pass
-        f64_partial_fn partial_online
+        f64_online_fn partial_online
         f64_store_fn partial_store
         f64_two_pass_fn partial_two_pass
         f64_rescale_fn rescale
@@ -118,9 +122,7 @@ cdef Py_ssize_t COLUMN_PANEL = COLUMN_PANEL_
 # 28.2 -> 26.1 ms. Smaller outputs stay in the last-level cache between calls and lose
 # (16384 x 512 float32: 1.65 -> 2.14 ms), and so does two-pass (float64 softmax 16.5 -> 18.1 ms).
 STREAM_MIN_BYTES_ = 64 << 20
-STREAM_MAX_ROW_BYTES_ = 1 << 20
 cdef Py_ssize_t STREAM_MIN_BYTES = STREAM_MIN_BYTES_
-cdef Py_ssize_t STREAM_MAX_ROW_BYTES = STREAM_MAX_ROW_BYTES_
 
 THREE_PASS = SF_THREE_PASS
 TWO_PASS = SF_TWO_PASS
@@ -130,10 +132,16 @@ cdef const sf_kernels *K = NULL
 cdef bint STREAM_ENABLED = True
 
 
-def set_streaming(bint enabled):
-    """Turn the non-temporal output path on or off (for benchmarks that measure it)."""
-    global STREAM_ENABLED
+def set_streaming(bint enabled, min_bytes=None):
+    """Turn the non-temporal output path on or off (benchmarks measure it), and optionally set
+    the output size from which it is taken (tests set 0 to run it on small arrays). Returns the
+    previous (enabled, min_bytes)."""
+    global STREAM_ENABLED, STREAM_MIN_BYTES
+    previous = (bool(STREAM_ENABLED), int(STREAM_MIN_BYTES))
     STREAM_ENABLED = enabled
+    if min_bytes is not None:
+        STREAM_MIN_BYTES = max(0, int(min_bytes))
+    return previous
 cdef int ISA = -1
 
 
@@ -212,8 +220,10 @@ cdef inline void k_columns(bint lg, int algo, const floating *x, floating *y, Py
 
 
 cdef inline sf_partial k_partial(int algo, const floating *x, floating *y, Py_ssize_t n,
-                                 floating sc, floating shift, int *failed) noexcept nogil:
-    """Pass 1 of one block. three-pass with y != NULL stores exp(v - block max) into y."""
+                                 floating sc, floating shift, int *failed,
+                                 const floating *next) noexcept nogil:
+    """Pass 1 of one block. three-pass with y != NULL stores exp(v - block max) into y; `next`
+    (three-pass, or NULL) is prefetched during it."""
     cdef sf_partial p
     cdef int rc
     if algo == SF_TWO_PASS:
@@ -226,14 +236,14 @@ cdef inline sf_partial k_partial(int algo, const floating *x, floating *y, Py_ss
         return p
     if algo == SF_THREE_PASS and y != NULL:
         if floating is float:
-            return K.f32.partial_store(x, y, n, sc)
+            return K.f32.partial_store(x, y, n, sc, next)
         else:
-            return K.f64.partial_store(x, y, n, sc)
+            return K.f64.partial_store(x, y, n, sc, next)
     if algo == SF_THREE_PASS:
         if floating is float:
-            return K.f32.partial_three_pass(x, n, sc)
+            return K.f32.partial_three_pass(x, n, sc, next)
         else:
-            return K.f64.partial_three_pass(x, n, sc)
+            return K.f64.partial_three_pass(x, n, sc, next)
     if floating is float:
         return K.f32.partial_online(x, n, sc)
     else:
@@ -241,31 +251,34 @@ cdef inline sf_partial k_partial(int algo, const floating *x, floating *y, Py_ss
 
 
 cdef inline void k_write(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
-                         floating sc, floating shift, sf_partial block,
-                         sf_partial total) noexcept nogil:
-    """Pass 2 of one block, given its own partial and the merged partial of the row."""
-    if lg:   # (max, sum): blocked_row never runs log_softmax with the two-pass reduction
+                         floating sc, floating shift, sf_partial block, sf_partial total,
+                         const floating *stored, bint stream) noexcept nogil:
+    """Pass 2 of one block, given its own partial and the merged partial of the row. `stored`:
+    the block's terms exp(v - block max) from pass 1 (three-pass softmax), or NULL to compute
+    from x. `stream`: write y with non-temporal stores."""
+    cdef double factor
+    if lg:   # (max, sum): log_softmax never runs with the two-pass reduction here
         if floating is float:
-            K.f32.write_log_softmax(x, y, n, sc, total.max, log(total.sum))
+            K.f32.write_log_softmax(x, y, n, sc, total.max, log(total.sum), stream)
         else:
-            K.f64.write_log_softmax(x, y, n, sc, total.max, log(total.sum))
-    elif algo == SF_THREE_PASS:    # y holds exp(v - block max): one multiply finishes it
+            K.f64.write_log_softmax(x, y, n, sc, total.max, log(total.sum), stream)
+    elif stored != NULL:    # one multiply finishes the stored terms
+        factor = (exp(block.max - total.max) / total.sum if block.max != total.max
+                  else 1.0 / total.sum)
         if floating is float:
-            K.f32.rescale(y, n, exp(block.max - total.max) / total.sum
-                          if block.max != total.max else 1.0 / total.sum)
+            K.f32.rescale(stored, y, n, factor, stream)
         else:
-            K.f64.rescale(y, n, exp(block.max - total.max) / total.sum
-                          if block.max != total.max else 1.0 / total.sum)
+            K.f64.rescale(stored, y, n, factor, stream)
     elif algo == SF_TWO_PASS:
         if floating is float:
             K.f32.write_two_pass(x, y, n, sc, shift, total.max, 1.0 / total.sum)
         else:
             K.f64.write_two_pass(x, y, n, sc, shift, total.max, 1.0 / total.sum)
-    else:
+    else:    # three-pass or online reduction: (max, sum) of the row
         if floating is float:
-            K.f32.write_softmax(x, y, n, sc, total.max, 1.0 / total.sum)
+            K.f32.write_softmax(x, y, n, sc, total.max, 1.0 / total.sum, stream)
         else:
-            K.f64.write_softmax(x, y, n, sc, total.max, 1.0 / total.sum)
+            K.f64.write_softmax(x, y, n, sc, total.max, 1.0 / total.sum, stream)
 
 
 cdef inline double k_lse_finish(const floating *x, Py_ssize_t n, Py_ssize_t stride, floating sc,
@@ -290,10 +303,17 @@ cdef inline sf_partial merge_blocks(int algo, sf_partial *parts, Py_ssize_t nb) 
     return total
 
 
+cdef inline const floating *next_block(const floating *x, Py_ssize_t lo, Py_ssize_t n) noexcept nogil:
+    """The block after the one at `lo`, for prefetching, when it is a whole block."""
+    return x + lo + BLOCK if lo + 2 * BLOCK <= n else NULL
+
+
 cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
-                     floating sc, int nt) noexcept nogil:
+                     floating sc, int nt, bint stream) noexcept nogil:
     """Softmax of one contiguous row cut into BLOCK-sized blocks; nt threads share the blocks.
-    Returns -1 when out of memory."""
+    Three-pass softmax keeps its terms in y between the passes, unless y is streamed (an output
+    far larger than the cache): then pass 2 recomputes them from x, which costs a second read
+    of x instead of a read and a write of y. Returns -1 when out of memory."""
     cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t b, lo, ln
     cdef sf_partial *parts = <sf_partial *> malloc(nb * sizeof(sf_partial))
@@ -306,46 +326,54 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
     if lg and algo == SF_TWO_PASS:
         # log_softmax needs the max (x - lse would cancel near it): online reduction instead
         algo = SF_ONLINE
-    if algo == SF_THREE_PASS and not lg:
+    if algo == SF_THREE_PASS and not lg and not stream:
         store = y
     if nt > 1:
         for b in prange(nb, num_threads=nt, schedule='static'):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL, ln, sc,
-                                 shift, &failed)
+            parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL,
+                                 ln, sc, shift, &failed, next_block(x, lo, n))
     else:
         for b in range(nb):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL, ln, sc,
-                                 shift, &failed)
+            parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL,
+                                 ln, sc, shift, &failed, next_block(x, lo, n))
     if failed:   # two-pass range exceeded somewhere: the online algorithm does this row
         free(parts)
-        return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt)
+        return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream)
     total = merge_blocks(algo, parts, nb)
     if nt > 1:
         for b in prange(nb, num_threads=nt, schedule='static'):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total)
+            k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total,
+                    (store + lo) if store != NULL else <floating *> NULL, stream)
+            if stream:
+                sf_stream_fence()
     else:
         for b in range(nb):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total)
+            k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total,
+                    (store + lo) if store != NULL else <floating *> NULL, stream)
+        if stream:
+            sf_stream_fence()
     free(parts)
     return 0
 
 
-cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, int nt) noexcept nogil:
-    """(max, sum) of one contiguous row: one pass for short rows, fixed online blocks for long."""
+cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, int nt,
+                               const floating *next) noexcept nogil:
+    """(max, sum) of one contiguous row: one pass for short rows (prefetching `next`, the next
+    row or NULL), fixed online blocks for long."""
     cdef Py_ssize_t nb, b, lo, ln
     cdef sf_partial *parts
     cdef sf_partial total
     cdef int failed = 0
     if n < SPLIT_MIN:
-        return k_partial(SF_THREE_PASS, x, <floating *> NULL, n, sc, 0, &failed)
+        return k_partial(SF_THREE_PASS, x, <floating *> NULL, n, sc, 0, &failed, next)
     nb = (n + BLOCK - 1) // BLOCK
     parts = <sf_partial *> malloc(nb * sizeof(sf_partial))
     if parts == NULL:
@@ -356,12 +384,12 @@ cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, in
         for b in prange(nb, num_threads=nt, schedule='static'):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(SF_ONLINE, x + lo, <floating *> NULL, ln, sc, 0, &failed)
+            parts[b] = k_partial(SF_ONLINE, x + lo, <floating *> NULL, ln, sc, 0, &failed, NULL)
     else:
         for b in range(nb):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(SF_ONLINE, x + lo, <floating *> NULL, ln, sc, 0, &failed)
+            parts[b] = k_partial(SF_ONLINE, x + lo, <floating *> NULL, ln, sc, 0, &failed, NULL)
     total = merge_blocks(SF_ONLINE, parts, nb)
     free(parts)
     return total
@@ -383,26 +411,54 @@ cdef inline void scatter(const floating *buf, Py_ssize_t n, floating *y, Py_ssiz
 
 
 cdef int one_row(bint lg, int algo, const floating *x, Py_ssize_t xs, floating *y, Py_ssize_t ys,
-                 Py_ssize_t n, floating sc, floating *buf, int nt, bint stream) noexcept nogil:
-    """One row; `buf` (n elements) gathers a strided x, collects a strided y, or, with `stream`,
-    holds the row while it is computed so it reaches y once, by non-temporal stores."""
+                 Py_ssize_t n, floating sc, floating *buf, int nt, bint stream,
+                 const floating *next) noexcept nogil:
+    """One row. `buf` (n elements) gathers a strided x or collects a strided y; with `stream` y
+    is written by non-temporal stores, and three-pass softmax keeps its terms in `buf` between
+    the passes. `next` (or NULL): the next row's contiguous x, prefetched during this one."""
     cdef const floating *src = x
     cdef floating *dst = y
-    cdef int rc = 0
+    cdef sf_partial p
+    cdef int rc = 0, failed = 0
     if xs != 1:
         gather(x, n, xs, buf)
         src = buf
-    if ys != 1 or stream:
+    if ys != 1:
         dst = buf
+        stream = False
     if n >= SPLIT_MIN:
-        rc = blocked_row(lg, algo, src, dst, n, sc, nt)
-    else:
+        rc = blocked_row(lg, algo, src, dst, n, sc, nt, stream)
+    elif algo == SF_TWO_PASS:
         k_row(lg, algo, src, dst, n, sc)
+    else:
+        # three-pass and online rows from the block pieces, which prefetch and stream
+        if algo == SF_ONLINE:
+            if floating is float:
+                p = K.f32.partial_online(src, n, sc)
+            else:
+                p = K.f64.partial_online(src, n, sc)
+            k_write(lg, algo, src, dst, n, sc, 0, p, p, <floating *> NULL, stream)
+        elif lg:
+            p = k_partial(algo, src, <floating *> NULL, n, sc, 0, &failed, next)
+            k_write(lg, algo, src, dst, n, sc, 0, p, p, <floating *> NULL, stream)
+        else:
+            p = k_partial(algo, src, buf if stream else dst, n, sc, 0, &failed, next)
+            k_write(lg, algo, src, dst, n, sc, 0, p, p, buf if stream else dst, stream)
     if ys != 1:
         scatter(buf, n, y, ys)
-    elif stream:
-        sf_stream_copy(buf, y, n * sizeof(floating))
     return rc
+
+
+cdef inline floating *row_at(const floating *base, Py_ssize_t r, Py_ssize_t I, Py_ssize_t s0,
+                             Py_ssize_t s2) noexcept nogil:
+    """Start of row r of an (O, N, I) block, rows numbered over (O, I)."""
+    return <floating *> base + (r // I) * s0 + (r % I) * s2
+
+
+cdef inline const floating *next_row(const floating *x0, Py_ssize_t r, Py_ssize_t R, Py_ssize_t I,
+                                     Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t s2) noexcept nogil:
+    """Row r + 1 of x for prefetching, when there is one and it is contiguous."""
+    return row_at(x0, r + 1, I, s0, s2) if r + 1 < R and s1 == 1 else NULL
 
 
 cdef inline int plan_threads(Py_ssize_t total, Py_ssize_t tasks, int nt) noexcept nogil:
@@ -422,9 +478,12 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
     cdef Py_ssize_t R = O * I, r, panels, t, o, c0, w
     cdef int nt, rc = 0
     cdef bint strided = xs1 != 1 or ys1 != 1
-    cdef bint stream = (STREAM_ENABLED and algorithm == SF_THREE_PASS and ys1 == 1
-                        and R * N * isz >= STREAM_MIN_BYTES and N * isz <= STREAM_MAX_ROW_BYTES)
-    cdef bint need_buf = strided or stream
+    cdef bint stream = (STREAM_ENABLED and algorithm != SF_TWO_PASS and ys1 == 1
+                        and R * N * isz >= STREAM_MIN_BYTES)
+    # rows that are gathered or scattered, or three-pass softmax rows that stream (their terms
+    # wait in the buffer; blocked rows recompute them instead), need a row buffer
+    cdef bint need_buf = strided or (stream and not log_out and algorithm == SF_THREE_PASS
+                                     and N < SPLIT_MIN)
     cdef floating *buf = NULL
     cdef int err = 0
     cdef int *errp = &err
@@ -446,8 +505,8 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
             rc = -1 if buf == NULL else 0
         if rc == 0:
             for r in range(R):
-                rc = one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
-                             y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, buf, nt, stream)
+                rc = one_row(log_out, algorithm, row_at(x0, r, I, xs0, xs2), xs1,
+                             row_at(y0, r, I, ys0, ys2), ys1, N, sc, buf, nt, stream, NULL)
                 if rc != 0:
                     break
         if stream:
@@ -458,9 +517,12 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
         if nt == 1 and not need_buf:
             # one thread, contiguous rows: no parallel region at all (tiny inputs)
             for r in range(R):
-                if one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
-                           y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, NULL, 1, 0) != 0:
+                if one_row(log_out, algorithm, row_at(x0, r, I, xs0, xs2), xs1,
+                           row_at(y0, r, I, ys0, ys2), ys1, N, sc, NULL, 1, stream,
+                           next_row(x0, r, R, I, xs0, xs1, xs2)) != 0:
                     err = 1
+            if stream:
+                sf_stream_fence()
             return err
         with parallel(num_threads=nt):
             buf = NULL
@@ -470,9 +532,9 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
                     errp[0] = 1   # a shared flag written through a pointer, only ever set
             for r in prange(R, schedule='static'):
                 if not need_buf or buf != NULL:
-                    if one_row(log_out, algorithm, x0 + (r // I) * xs0 + (r % I) * xs2, xs1,
-                               y0 + (r // I) * ys0 + (r % I) * ys2, ys1, N, sc, buf, 1,
-                               stream) != 0:
+                    if one_row(log_out, algorithm, row_at(x0, r, I, xs0, xs2), xs1,
+                               row_at(y0, r, I, ys0, ys2), ys1, N, sc, buf, 1, stream,
+                               next_row(x0, r, R, I, xs0, xs1, xs2)) != 0:
                         errp[0] = 1
             if stream:
                 sf_stream_fence()   # once per thread, after its last streamed row
@@ -560,9 +622,9 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, in
                             rc = -1
                             break
                         gather(xr, N, xs1, buf)
-                        p = blocked_partial(<const floating *> buf, N, sc, nt)
+                        p = blocked_partial(<const floating *> buf, N, sc, nt, NULL)
                     else:
-                        p = blocked_partial(xr, N, sc, nt)
+                        p = blocked_partial(xr, N, sc, nt, NULL)
                     if p.sum == -1.0:
                         rc = -1
                         break
@@ -578,10 +640,10 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, in
                     for r in prange(R, schedule='static'):
                         xr = x0 + (r // I) * xs0 + (r % I) * xs2
                         if xs1 == 1:
-                            p = blocked_partial(xr, N, sc, 1)
+                            p = blocked_partial(xr, N, sc, 1, next_row(x0, r, R, I, xs0, xs1, xs2))
                         elif buf != NULL:
                             gather(xr, N, xs1, buf)
-                            p = blocked_partial(<const floating *> buf, N, sc, 1)
+                            p = blocked_partial(<const floating *> buf, N, sc, 1, NULL)
                         else:
                             continue
                         if p.sum == -1.0:

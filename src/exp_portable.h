@@ -46,16 +46,23 @@ SF_INLINE float f32_pow2i(float k) {
     return f32_from_bits((n + 127u) << 23);
 }
 
+/* exp(r) ~ 1 + r + r^2 (C2 + r (C3 + r (C4 + r (C5 + r C6)))) on |r| <= ln2 / 2 */
+#define F32_EXP_C6 0x1.6c8512p-10f
+#define F32_EXP_C5 0x1.122ab6p-7f
+#define F32_EXP_C4 0x1.5555c2p-5f
+#define F32_EXP_C3 0x1.5554acp-3f
+#define F32_EXP_C2 0x1.0p-1f
+
 /* exp(d) = p * 2^nf with p in [0.7, 1.42]; valid for |d| < 2^11 * ln2. NaN gives p = NaN. */
 SF_INLINE float f32_exp_parts(float d, float *nf) {
     float n = (d * F32_LOG2E + F32_ROUND_MAGIC) - F32_ROUND_MAGIC;
     float r = d - n * F32_LN2_HI;
     r = r - n * F32_LN2_LO;
-    float q = 0x1.6c8512p-10f;
-    q = q * r + 0x1.122ab6p-7f;
-    q = q * r + 0x1.5555c2p-5f;
-    q = q * r + 0x1.5554acp-3f;
-    q = q * r + 0x1.0p-1f;
+    float q = F32_EXP_C6;
+    q = q * r + F32_EXP_C5;
+    q = q * r + F32_EXP_C4;
+    q = q * r + F32_EXP_C3;
+    q = q * r + F32_EXP_C2;
     *nf = n;
     return (q * r) * r + r + 1.0f;
 }
@@ -89,20 +96,32 @@ SF_INLINE double f64_pow2i(double k) {
     return f64_from_bits((n + 1023u) << 52);
 }
 
+/* exp(r) ~ 1 + r + r^2 (C2 + r (C3 + ... + r C11)) on |r| <= ln2 / 2 */
+#define F64_EXP_C11 0x1.af52906239de4p-26
+#define F64_EXP_C10 0x1.28a6924913659p-22
+#define F64_EXP_C9 0x1.71ddffef9e7b1p-19
+#define F64_EXP_C8 0x1.a019a2b5a03cap-16
+#define F64_EXP_C7 0x1.a01a01aca0134p-13
+#define F64_EXP_C6 0x1.6c16c18071d1ep-10
+#define F64_EXP_C5 0x1.111111110ff87p-7
+#define F64_EXP_C4 0x1.5555555551c52p-5
+#define F64_EXP_C3 0x1.5555555555557p-3
+#define F64_EXP_C2 0x1.0000000000006p-1
+
 SF_INLINE double f64_exp_parts(double d, double *nf) {
     double n = (d * F64_LOG2E + F64_ROUND_MAGIC) - F64_ROUND_MAGIC;
     double r = d - n * F64_LN2_HI;
     r = r - n * F64_LN2_LO;
-    double q = 0x1.af52906239de4p-26;
-    q = q * r + 0x1.28a6924913659p-22;
-    q = q * r + 0x1.71ddffef9e7b1p-19;
-    q = q * r + 0x1.a019a2b5a03cap-16;
-    q = q * r + 0x1.a01a01aca0134p-13;
-    q = q * r + 0x1.6c16c18071d1ep-10;
-    q = q * r + 0x1.111111110ff87p-7;
-    q = q * r + 0x1.5555555551c52p-5;
-    q = q * r + 0x1.5555555555557p-3;
-    q = q * r + 0x1.0000000000006p-1;
+    double q = F64_EXP_C11;
+    q = q * r + F64_EXP_C10;
+    q = q * r + F64_EXP_C9;
+    q = q * r + F64_EXP_C8;
+    q = q * r + F64_EXP_C7;
+    q = q * r + F64_EXP_C6;
+    q = q * r + F64_EXP_C5;
+    q = q * r + F64_EXP_C4;
+    q = q * r + F64_EXP_C3;
+    q = q * r + F64_EXP_C2;
     *nf = n;
     return (q * r) * r + r + 1.0;
 }
@@ -136,5 +155,12 @@ static inline void sf_ext_fold(double *E, double *hi, double *lo, double e, doub
     }
     sf_acc_add(hi, lo, ldexp(m, (int)fmax(e - *E, -4000.0)));
 }
+
+/* A hint that `p` will be read soon; prefetches never fault, so any address is fine. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SF_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define SF_PREFETCH(p) ((void)(p))
+#endif
 
 #endif

@@ -41,13 +41,13 @@ static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale) {
 }
 
 static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float scale,
-                                   float shift) {
+                                   float shift, const float *next) {
     const __m256 vs = _mm256_set1_ps(scale), vsh = _mm256_set1_ps(shift);
     const __m256 vfloor = _mm256_set1_ps(F32_EXP_FLOOR), vlog2e = _mm256_set1_ps(F32_LOG2E);
     const __m256 vhi = _mm256_set1_ps(F32_LN2_HI), vlo = _mm256_set1_ps(F32_LN2_LO);
-    const __m256 c6 = _mm256_set1_ps(0x1.6c8512p-10f), c5 = _mm256_set1_ps(0x1.122ab6p-7f);
-    const __m256 c4 = _mm256_set1_ps(0x1.5555c2p-5f), c3 = _mm256_set1_ps(0x1.5554acp-3f);
-    const __m256 c2 = _mm256_set1_ps(0x1.0p-1f), one = _mm256_set1_ps(1.0f);
+    const __m256 c6 = _mm256_set1_ps(F32_EXP_C6), c5 = _mm256_set1_ps(F32_EXP_C5);
+    const __m256 c4 = _mm256_set1_ps(F32_EXP_C4), c3 = _mm256_set1_ps(F32_EXP_C3);
+    const __m256 c2 = _mm256_set1_ps(F32_EXP_C2), one = _mm256_set1_ps(1.0f);
     const __m256i vbias = _mm256_set1_epi32(127 + F32_EXP_BIAS);
     double hi = 0, lo = 0;
 /* exp(d) * 2^64; at the floor n + 64 + 127 = 0: the power of two is +0.0 and so is the term */
@@ -71,6 +71,10 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
         const ptrdiff_t end = n - i > 1024 ? i + 1024 : n;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, e0, e1, e2, e3;
         for (; i + 32 <= end; i += 32) {
+            if (next) { /* the next row, at this pass's pace: see the portable expsum */
+                _mm_prefetch((const char *)(next + i), _MM_HINT_T0);
+                _mm_prefetch((const char *)(next + i + 16), _MM_HINT_T0);
+            }
             SF_EXP_BIASED8(_mm256_loadu_ps(x + i), e0);
             SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 8), e1);
             SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 16), e2);

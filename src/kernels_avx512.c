@@ -3,18 +3,60 @@
  * table only after CPUID and XGETBV confirmed the CPU has AVX-512 and the OS saves ZMM state.
  *
  * The table is the portable source built for this target (512-bit vectors preferred), with the
- * two hottest float32 primitives hand-written: the row max and the exp-sum pass. Measured on a
- * 4096-long row: the portable build's max + exp-sum-store takes 0.274 ns/element, the
- * intrinsics 0.151 ns/element for the exp pass. vscalefps rebuilds p * 2^n in one instruction
- * and rounds a subnormal result once; masked loads and stores do the tails.
+ * hot primitives hand-written for both dtypes: the row max, the exp-sum pass, and the write
+ * passes. Measured on a 4096-long float32 row: the portable build's max + exp-sum-store takes
+ * 0.274 ns/element, the intrinsics 0.149 ns/element for the exp pass. vscalefps rebuilds
+ * p * 2^n in one instruction and rounds a subnormal result once; masked loads and stores do the
+ * tails; the write passes can stream (non-temporal stores) from registers.
  */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512")
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "exp_portable.h"
+
+#define SF_ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+/* Lanes the first store of a streaming loop covers: up to y's next 64-byte boundary, so every
+ * later full-width store is aligned, as vmovntps needs. */
+static inline ptrdiff_t sf_stream_lead(const void *y, ptrdiff_t elem, ptrdiff_t lanes) {
+    const ptrdiff_t off = (ptrdiff_t)((uintptr_t)y & 63);
+    return off == 0 ? lanes : (64 - off) / elem;
+}
+
+/* Streaming needs y aligned to its element (NumPy allows unaligned arrays): plain stores else. */
+static inline int sf_can_stream(const void *y, int stream, size_t elem) {
+    return stream && ((uintptr_t)y % elem) == 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* float32                                                                                     */
+
+/* Below this d the biased term p * 2^(n + 64) < 2^-150 rounds to exactly 0. */
+#define F32_AVX512_FLOOR (-149.0f)
+#define F32_BIAS_SCALE 0x1p64f /* 2^F32_EXP_BIAS */
+
+/* exp(d) * 2^64 for d <= 0; NaN stays NaN; exactly 0 at the floor. The bias rides in the
+ * polynomial's coefficients (each Horner step of 2^64 p is exactly 2^64 times that of p), which
+ * saves the add of 64 to n; vscalefps then applies 2^n with one rounding. */
+SF_INLINE __m512 sf_f32_exp_biased__avx512(__m512 d) {
+    d = _mm512_max_ps(_mm512_set1_ps(F32_AVX512_FLOOR), d); /* vmaxps returns d when d is NaN */
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(d, _mm512_set1_ps(F32_LOG2E)),
+                                          SF_ROUND_NEAREST);
+    const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_LO),
+                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_HI), d));
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(F32_EXP_C6 * F32_BIAS_SCALE), r,
+                               _mm512_set1_ps(F32_EXP_C5 * F32_BIAS_SCALE));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_EXP_C4 * F32_BIAS_SCALE));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_EXP_C3 * F32_BIAS_SCALE));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_EXP_C2 * F32_BIAS_SCALE));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_BIAS_SCALE));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_BIAS_SCALE));
+    return _mm512_scalef_ps(p, n);
+}
 
 /* max of scale*x; NaN lanes are skipped (vmaxps returns its second operand, the running max,
  * when the first is NaN), as in the portable version: the exp sum catches NaN. */
@@ -38,45 +80,25 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
     return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
 }
 
-/* Everything below F32_AVX512_FLOOR gives exactly 0: p * 2^(n + 64) < 2^-150 rounds to 0. */
-#define F32_AVX512_FLOOR (-149.0f)
-
 /* sum of exp(scale*x - shift) for shift >= max (NaN propagates), storing the biased terms
- * exp(..) * 2^F32_EXP_BIAS into y when y != NULL: the contract of the portable expsum. Lane sums
- * run over chunks of 2048 elements (32 terms a lane) and the chunk sums are compensated. */
+ * exp(..) * 2^F32_EXP_BIAS into y when y != NULL, prefetching `next` (when not NULL) at the
+ * same pace: the contract of the portable expsum. Lane sums run over chunks of 2048 elements
+ * (32 terms a lane) and the chunk sums are compensated. */
 static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
-                                     float shift) {
+                                     float shift, const float *next) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
-    const __m512 vfloor = _mm512_set1_ps(F32_AVX512_FLOOR), vlog2e = _mm512_set1_ps(F32_LOG2E);
-    const __m512 vhi = _mm512_set1_ps(F32_LN2_HI), vlo = _mm512_set1_ps(F32_LN2_LO);
-    const __m512 c6 = _mm512_set1_ps(0x1.6c8512p-10f), c5 = _mm512_set1_ps(0x1.122ab6p-7f);
-    const __m512 c4 = _mm512_set1_ps(0x1.5555c2p-5f), c3 = _mm512_set1_ps(0x1.5554acp-3f);
-    const __m512 c2 = _mm512_set1_ps(0x1.0p-1f), one = _mm512_set1_ps(1.0f);
-    const __m512 vbias = _mm512_set1_ps((float)F32_EXP_BIAS);
     double hi = 0, lo = 0;
-#define SF_EXP_BIASED(xv, out)                                                                  \
-    do {                                                                                        \
-        __m512 d_ = _mm512_max_ps(vfloor, _mm512_fmsub_ps((xv), vs, vsh)); /* keeps NaN */     \
-        __m512 n_ = _mm512_roundscale_ps(_mm512_mul_ps(d_, vlog2e),                             \
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);        \
-        __m512 r_ = _mm512_fnmadd_ps(n_, vlo, _mm512_fnmadd_ps(n_, vhi, d_));                  \
-        __m512 p_ = _mm512_fmadd_ps(c6, r_, c5);                                                \
-        p_ = _mm512_fmadd_ps(p_, r_, c4);                                                       \
-        p_ = _mm512_fmadd_ps(p_, r_, c3);                                                       \
-        p_ = _mm512_fmadd_ps(p_, r_, c2);                                                       \
-        p_ = _mm512_fmadd_ps(p_, r_, one);                                                      \
-        p_ = _mm512_fmadd_ps(p_, r_, one);                                                      \
-        (out) = _mm512_scalef_ps(p_, _mm512_add_ps(n_, vbias));                                 \
-    } while (0)
     ptrdiff_t i = 0;
     while (i < n) {
         const ptrdiff_t end = n - i > 2048 ? i + 2048 : n;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, e0, e1, e2, e3;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 64 <= end; i += 64) {
-            SF_EXP_BIASED(_mm512_loadu_ps(x + i), e0);
-            SF_EXP_BIASED(_mm512_loadu_ps(x + i + 16), e1);
-            SF_EXP_BIASED(_mm512_loadu_ps(x + i + 32), e2);
-            SF_EXP_BIASED(_mm512_loadu_ps(x + i + 48), e3);
+            if (next)
+                for (int b = 0; b < 64; b += 16) _mm_prefetch((const char *)(next + i + b), _MM_HINT_T0);
+            const __m512 e0 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i), vs, vsh));
+            const __m512 e1 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 16), vs, vsh));
+            const __m512 e2 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 32), vs, vsh));
+            const __m512 e3 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 48), vs, vsh));
             if (y) {
                 _mm512_storeu_ps(y + i, e0);
                 _mm512_storeu_ps(y + i + 16, e1);
@@ -88,48 +110,111 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
             a2 = _mm512_add_ps(a2, e2);
             a3 = _mm512_add_ps(a3, e3);
         }
-        for (; i + 16 <= end; i += 16) {
-            SF_EXP_BIASED(_mm512_loadu_ps(x + i), e0);
-            if (y) _mm512_storeu_ps(y + i, e0);
-            a0 = _mm512_add_ps(a0, e0);
+        for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
+            const __mmask16 k = end - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (end - i)) - 1);
+            __m512 e = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, x + i), vs, vsh));
+            e = _mm512_maskz_mov_ps(k, e); /* lanes past the end add nothing */
+            if (y) _mm512_mask_storeu_ps(y + i, k, e);
+            a1 = _mm512_add_ps(a1, e);
         }
-        if (i < end) {
-            const __mmask16 k = (__mmask16)((1u << (end - i)) - 1);
-            SF_EXP_BIASED(_mm512_maskz_loadu_ps(k, x + i), e0);
-            e0 = _mm512_maskz_mov_ps(k, e0); /* lanes past the end add nothing */
-            if (y) _mm512_mask_storeu_ps(y + i, k, e0);
-            a1 = _mm512_add_ps(a1, e0);
-            i = end;
-        }
+        i = end;
         const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
         const __m512d wide = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
                                            _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
         sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(wide));
     }
-#undef SF_EXP_BIASED
     return (hi + lo) * (double)F32_EXP_UNBIAS;
+}
+
+/* The write passes: y[i] = OP(x[i]) 64 lanes a step, the last 1..63 lanes masked. With
+ * `stream`, a masked first step reaches y's next 64-byte boundary and the full steps stream. */
+#define SF_F32_WRITE_LOOP(x, y, n, stream, OP)                                                    \
+    do {                                                                                          \
+        const int st_ = sf_can_stream((y), (stream), sizeof(float));                              \
+        ptrdiff_t i = 0;                                                                          \
+        if (st_) {                                                                                \
+            const ptrdiff_t h_ = sf_stream_lead((y), sizeof(float), 16) % 16;                     \
+            i = h_ < (n) ? h_ : (n);                                                              \
+            const __mmask16 k_ = (__mmask16)((1u << i) - 1);                                      \
+            _mm512_mask_storeu_ps((y), k_, OP(_mm512_maskz_loadu_ps(k_, (x))));                   \
+            for (; i + 64 <= (n); i += 64) {                                                      \
+                _mm512_stream_ps((y) + i, OP(_mm512_loadu_ps((x) + i)));                          \
+                _mm512_stream_ps((y) + i + 16, OP(_mm512_loadu_ps((x) + i + 16)));                \
+                _mm512_stream_ps((y) + i + 32, OP(_mm512_loadu_ps((x) + i + 32)));                \
+                _mm512_stream_ps((y) + i + 48, OP(_mm512_loadu_ps((x) + i + 48)));                \
+            }                                                                                     \
+        } else {                                                                                  \
+            for (; i + 64 <= (n); i += 64) {                                                      \
+                _mm512_storeu_ps((y) + i, OP(_mm512_loadu_ps((x) + i)));                          \
+                _mm512_storeu_ps((y) + i + 16, OP(_mm512_loadu_ps((x) + i + 16)));               \
+                _mm512_storeu_ps((y) + i + 32, OP(_mm512_loadu_ps((x) + i + 32)));               \
+                _mm512_storeu_ps((y) + i + 48, OP(_mm512_loadu_ps((x) + i + 48)));               \
+            }                                                                                     \
+        }                                                                                         \
+        for (; i < (n); i += 16) {                                                                \
+            const __mmask16 k_ = (n) - i >= 16 ? (__mmask16)0xffff                                \
+                                               : (__mmask16)((1u << ((n) - i)) - 1);              \
+            _mm512_mask_storeu_ps((y) + i, k_, OP(_mm512_maskz_loadu_ps(k_, (x) + i)));           \
+        }                                                                                         \
+    } while (0)
+
+/* y = src * factor (factor already carries the 2^-64 that unbiases the terms) */
+static void sf_f32_store_scaled__avx512(const float *src, float *y, ptrdiff_t n, float factor,
+                                        int stream) {
+    const __m512 vf = _mm512_set1_ps(factor);
+#define SF_OP(v) _mm512_mul_ps((v), vf)
+    SF_F32_WRITE_LOOP(src, y, n, stream, SF_OP);
+#undef SF_OP
+}
+
+/* y = exp(scale*x - max) * inv_biased, inv_biased = 2^-64 / sum */
+static void sf_f32_store_exp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
+                                     float max, float inv_biased, int stream) {
+    const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(max);
+    const __m512 vi = _mm512_set1_ps(inv_biased);
+#define SF_OP(v) _mm512_mul_ps(sf_f32_exp_biased__avx512(_mm512_fmsub_ps((v), vs, vm)), vi)
+    SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP);
+#undef SF_OP
 }
 
 /* y = (scale*x - max) - log_sum, in float: both terms are <= 0, so there is no cancellation. */
 static void sf_f32_write_log__avx512(const float *x, float *y, ptrdiff_t n, float scale,
-                                     float max, float log_sum) {
+                                     float max, float log_sum, int stream) {
     const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(max);
     const __m512 vl = _mm512_set1_ps(log_sum);
-    ptrdiff_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512 a = _mm512_fmsub_ps(_mm512_loadu_ps(x + i), vs, vm);
-        __m512 b = _mm512_fmsub_ps(_mm512_loadu_ps(x + i + 16), vs, vm);
-        _mm512_storeu_ps(y + i, _mm512_sub_ps(a, vl));
-        _mm512_storeu_ps(y + i + 16, _mm512_sub_ps(b, vl));
-    }
-    for (; i < n; i += 16) {
-        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        __m512 a = _mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, x + i), vs, vm);
-        _mm512_mask_storeu_ps(y + i, k, _mm512_sub_ps(a, vl));
-    }
+#define SF_OP(v) _mm512_sub_ps(_mm512_fmsub_ps((v), vs, vm), vl)
+    SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP);
+#undef SF_OP
 }
 
-/* float64: the same three primitives, 8 lanes a vector, the degree-11 polynomial. */
+/* ------------------------------------------------------------------------------------------ */
+/* float64: the same primitives, 8 lanes a vector, the degree-11 polynomial                    */
+
+/* p * 2^(n + 128) < 2^-1075 rounds to 0 below this */
+#define F64_AVX512_FLOOR (-835.0)
+#define F64_BIAS_SCALE 0x1p128 /* 2^F64_EXP_BIAS */
+
+SF_INLINE __m512d sf_f64_exp_biased__avx512(__m512d d) {
+    d = _mm512_max_pd(_mm512_set1_pd(F64_AVX512_FLOOR), d); /* keeps NaN */
+    const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(d, _mm512_set1_pd(F64_LOG2E)),
+                                           SF_ROUND_NEAREST);
+    const __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(F64_LN2_LO),
+                                       _mm512_fnmadd_pd(n, _mm512_set1_pd(F64_LN2_HI), d));
+    __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(F64_EXP_C11 * F64_BIAS_SCALE), r,
+                                _mm512_set1_pd(F64_EXP_C10 * F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_EXP_C9 * F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_EXP_C8 * F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_EXP_C7 * F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_EXP_C6 * F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_EXP_C5 * F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_EXP_C4 * F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_EXP_C3 * F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_EXP_C2 * F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_BIAS_SCALE));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_BIAS_SCALE));
+    return _mm512_scalef_pd(p, n);
+}
+
 static double sf_f64_rmax__avx512(const double *x, ptrdiff_t n, double scale) {
     const __m512d vs = _mm512_set1_pd(scale), ninf = _mm512_set1_pd(-INFINITY);
     __m512d m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
@@ -149,49 +234,21 @@ static double sf_f64_rmax__avx512(const double *x, ptrdiff_t n, double scale) {
     return _mm512_reduce_max_pd(_mm512_max_pd(_mm512_max_pd(m0, m1), _mm512_max_pd(m2, m3)));
 }
 
-/* p * 2^(n + 128) < 2^-1075 rounds to 0 below this */
-#define F64_AVX512_FLOOR (-835.0)
-
 static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, double scale,
-                                     double shift) {
+                                     double shift, const double *next) {
     const __m512d vs = _mm512_set1_pd(scale), vsh = _mm512_set1_pd(shift);
-    const __m512d vfloor = _mm512_set1_pd(F64_AVX512_FLOOR), vlog2e = _mm512_set1_pd(F64_LOG2E);
-    const __m512d vhi = _mm512_set1_pd(F64_LN2_HI), vlo = _mm512_set1_pd(F64_LN2_LO);
-    const __m512d c11 = _mm512_set1_pd(0x1.af52906239de4p-26), c10 = _mm512_set1_pd(0x1.28a6924913659p-22);
-    const __m512d c9 = _mm512_set1_pd(0x1.71ddffef9e7b1p-19), c8 = _mm512_set1_pd(0x1.a019a2b5a03cap-16);
-    const __m512d c7 = _mm512_set1_pd(0x1.a01a01aca0134p-13), c6 = _mm512_set1_pd(0x1.6c16c18071d1ep-10);
-    const __m512d c5 = _mm512_set1_pd(0x1.111111110ff87p-7), c4 = _mm512_set1_pd(0x1.5555555551c52p-5);
-    const __m512d c3 = _mm512_set1_pd(0x1.5555555555557p-3), c2 = _mm512_set1_pd(0x1.0000000000006p-1);
-    const __m512d one = _mm512_set1_pd(1.0), vbias = _mm512_set1_pd((double)F64_EXP_BIAS);
     double hi = 0, lo = 0;
-#define SF_EXP_BIASED_PD(xv, out)                                                               \
-    do {                                                                                        \
-        __m512d d_ = _mm512_max_pd(vfloor, _mm512_fmsub_pd((xv), vs, vsh)); /* keeps NaN */    \
-        __m512d n_ = _mm512_roundscale_pd(_mm512_mul_pd(d_, vlog2e),                            \
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);       \
-        __m512d r_ = _mm512_fnmadd_pd(n_, vlo, _mm512_fnmadd_pd(n_, vhi, d_));                 \
-        __m512d p_ = _mm512_fmadd_pd(c11, r_, c10);                                             \
-        p_ = _mm512_fmadd_pd(p_, r_, c9);                                                       \
-        p_ = _mm512_fmadd_pd(p_, r_, c8);                                                       \
-        p_ = _mm512_fmadd_pd(p_, r_, c7);                                                       \
-        p_ = _mm512_fmadd_pd(p_, r_, c6);                                                       \
-        p_ = _mm512_fmadd_pd(p_, r_, c5);                                                       \
-        p_ = _mm512_fmadd_pd(p_, r_, c4);                                                       \
-        p_ = _mm512_fmadd_pd(p_, r_, c3);                                                       \
-        p_ = _mm512_fmadd_pd(p_, r_, c2);                                                       \
-        p_ = _mm512_fmadd_pd(p_, r_, one);                                                      \
-        p_ = _mm512_fmadd_pd(p_, r_, one);                                                      \
-        (out) = _mm512_scalef_pd(p_, _mm512_add_pd(n_, vbias));                                 \
-    } while (0)
     ptrdiff_t i = 0;
     while (i < n) {
         const ptrdiff_t end = n - i > 1024 ? i + 1024 : n;
-        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, e0, e1, e2, e3;
+        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 32 <= end; i += 32) {
-            SF_EXP_BIASED_PD(_mm512_loadu_pd(x + i), e0);
-            SF_EXP_BIASED_PD(_mm512_loadu_pd(x + i + 8), e1);
-            SF_EXP_BIASED_PD(_mm512_loadu_pd(x + i + 16), e2);
-            SF_EXP_BIASED_PD(_mm512_loadu_pd(x + i + 24), e3);
+            if (next)
+                for (int b = 0; b < 32; b += 8) _mm_prefetch((const char *)(next + i + b), _MM_HINT_T0);
+            const __m512d e0 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i), vs, vsh));
+            const __m512d e1 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i + 8), vs, vsh));
+            const __m512d e2 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i + 16), vs, vsh));
+            const __m512d e3 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i + 24), vs, vsh));
             if (y) {
                 _mm512_storeu_pd(y + i, e0);
                 _mm512_storeu_pd(y + i + 8, e1);
@@ -203,24 +260,73 @@ static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, do
             a2 = _mm512_add_pd(a2, e2);
             a3 = _mm512_add_pd(a3, e3);
         }
-        for (; i + 8 <= end; i += 8) {
-            SF_EXP_BIASED_PD(_mm512_loadu_pd(x + i), e0);
-            if (y) _mm512_storeu_pd(y + i, e0);
-            a0 = _mm512_add_pd(a0, e0);
+        for (; i < end; i += 8) {
+            const __mmask8 k = end - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (end - i)) - 1);
+            __m512d e = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_maskz_loadu_pd(k, x + i), vs, vsh));
+            e = _mm512_maskz_mov_pd(k, e);
+            if (y) _mm512_mask_storeu_pd(y + i, k, e);
+            a1 = _mm512_add_pd(a1, e);
         }
-        if (i < end) {
-            const __mmask8 k = (__mmask8)((1u << (end - i)) - 1);
-            SF_EXP_BIASED_PD(_mm512_maskz_loadu_pd(k, x + i), e0);
-            e0 = _mm512_maskz_mov_pd(k, e0);
-            if (y) _mm512_mask_storeu_pd(y + i, k, e0);
-            a1 = _mm512_add_pd(a1, e0);
-            i = end;
-        }
+        i = end;
         sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1),
                                                                 _mm512_add_pd(a2, a3))));
     }
-#undef SF_EXP_BIASED_PD
     return (hi + lo) * F64_EXP_UNBIAS;
+}
+
+#define SF_F64_WRITE_LOOP(x, y, n, stream, OP)                                                    \
+    do {                                                                                          \
+        const int st_ = sf_can_stream((y), (stream), sizeof(double));                             \
+        ptrdiff_t i = 0;                                                                          \
+        if (st_) {                                                                                \
+            const ptrdiff_t h_ = sf_stream_lead((y), sizeof(double), 8) % 8;                      \
+            i = h_ < (n) ? h_ : (n);                                                              \
+            const __mmask8 k_ = (__mmask8)((1u << i) - 1);                                        \
+            _mm512_mask_storeu_pd((y), k_, OP(_mm512_maskz_loadu_pd(k_, (x))));                   \
+            for (; i + 32 <= (n); i += 32) {                                                      \
+                _mm512_stream_pd((y) + i, OP(_mm512_loadu_pd((x) + i)));                          \
+                _mm512_stream_pd((y) + i + 8, OP(_mm512_loadu_pd((x) + i + 8)));                  \
+                _mm512_stream_pd((y) + i + 16, OP(_mm512_loadu_pd((x) + i + 16)));                \
+                _mm512_stream_pd((y) + i + 24, OP(_mm512_loadu_pd((x) + i + 24)));                \
+            }                                                                                     \
+        } else {                                                                                  \
+            for (; i + 32 <= (n); i += 32) {                                                      \
+                _mm512_storeu_pd((y) + i, OP(_mm512_loadu_pd((x) + i)));                          \
+                _mm512_storeu_pd((y) + i + 8, OP(_mm512_loadu_pd((x) + i + 8)));                 \
+                _mm512_storeu_pd((y) + i + 16, OP(_mm512_loadu_pd((x) + i + 16)));               \
+                _mm512_storeu_pd((y) + i + 24, OP(_mm512_loadu_pd((x) + i + 24)));               \
+            }                                                                                     \
+        }                                                                                         \
+        for (; i < (n); i += 8) {                                                                 \
+            const __mmask8 k_ = (n) - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << ((n) - i)) - 1); \
+            _mm512_mask_storeu_pd((y) + i, k_, OP(_mm512_maskz_loadu_pd(k_, (x) + i)));           \
+        }                                                                                         \
+    } while (0)
+
+static void sf_f64_store_scaled__avx512(const double *src, double *y, ptrdiff_t n, double factor,
+                                        int stream) {
+    const __m512d vf = _mm512_set1_pd(factor);
+#define SF_OP(v) _mm512_mul_pd((v), vf)
+    SF_F64_WRITE_LOOP(src, y, n, stream, SF_OP);
+#undef SF_OP
+}
+
+static void sf_f64_store_exp__avx512(const double *x, double *y, ptrdiff_t n, double scale,
+                                     double max, double inv_biased, int stream) {
+    const __m512d vs = _mm512_set1_pd(scale), vm = _mm512_set1_pd(max);
+    const __m512d vi = _mm512_set1_pd(inv_biased);
+#define SF_OP(v) _mm512_mul_pd(sf_f64_exp_biased__avx512(_mm512_fmsub_pd((v), vs, vm)), vi)
+    SF_F64_WRITE_LOOP(x, y, n, stream, SF_OP);
+#undef SF_OP
+}
+
+static void sf_f64_write_log__avx512(const double *x, double *y, ptrdiff_t n, double scale,
+                                     double max, double log_sum, int stream) {
+    const __m512d vs = _mm512_set1_pd(scale), vm = _mm512_set1_pd(max);
+    const __m512d vl = _mm512_set1_pd(log_sum);
+#define SF_OP(v) _mm512_sub_pd(_mm512_fmsub_pd((v), vs, vm), vl)
+    SF_F64_WRITE_LOOP(x, y, n, stream, SF_OP);
+#undef SF_OP
 }
 
 #define SF_ISA avx512
@@ -228,8 +334,13 @@ static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, do
 #define SF_LANES_F64 16
 #define SF_F32_RMAX sf_f32_rmax__avx512
 #define SF_F32_RADDEXP sf_f32_raddexp__avx512
+#define SF_F32_RESCALE sf_f32_store_scaled__avx512
+#define SF_F32_WRITE_SOFTMAX sf_f32_store_exp__avx512
 #define SF_F32_WRITE_LOG sf_f32_write_log__avx512
 #define SF_F64_RMAX sf_f64_rmax__avx512
 #define SF_F64_RADDEXP sf_f64_raddexp__avx512
+#define SF_F64_RESCALE sf_f64_store_scaled__avx512
+#define SF_F64_WRITE_SOFTMAX sf_f64_store_exp__avx512
+#define SF_F64_WRITE_LOG sf_f64_write_log__avx512
 #include "kernels_portable.h"
 #endif

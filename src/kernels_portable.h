@@ -2,8 +2,8 @@
  * One build of the portable kernels: both dtypes and the kernel table, for the ISA named by
  * SF_ISA (scalar, avx2, avx512) with SF_LANES_F32 / SF_LANES_F64 lanes per lane array. The
  * including file sets the compiler target; the C is the same everywhere. An ISA file may define
- * SF_F32_RMAX / SF_F32_RADDEXP / SF_F32_WRITE_LOG / SF_F64_RMAX / SF_F64_RADDEXP to hand-written
- * versions of hot primitives.
+ * SF_<dtype>_RMAX, _RADDEXP, _RESCALE, _WRITE_SOFTMAX and _WRITE_LOG (dtype F32 or F64) to
+ * hand-written versions of hot primitives.
  */
 #include "softmax_fast.h"
 #include "exp_portable.h"
@@ -35,12 +35,20 @@
 #ifdef SF_F32_RADDEXP
 #define FAST_RADDEXP SF_F32_RADDEXP
 #endif
+#ifdef SF_F32_RESCALE
+#define FAST_RESCALE SF_F32_RESCALE
+#endif
+#ifdef SF_F32_WRITE_SOFTMAX
+#define FAST_WRITE_SOFTMAX SF_F32_WRITE_SOFTMAX
+#endif
 #ifdef SF_F32_WRITE_LOG
 #define FAST_WRITE_LOG SF_F32_WRITE_LOG
 #endif
 #include "kernels_portable.inc"
 #undef FAST_RMAX
 #undef FAST_RADDEXP
+#undef FAST_RESCALE
+#undef FAST_WRITE_SOFTMAX
 #undef FAST_WRITE_LOG
 #undef T
 #undef WIDE
@@ -74,6 +82,15 @@
 #endif
 #ifdef SF_F64_RADDEXP
 #define FAST_RADDEXP SF_F64_RADDEXP
+#endif
+#ifdef SF_F64_RESCALE
+#define FAST_RESCALE SF_F64_RESCALE
+#endif
+#ifdef SF_F64_WRITE_SOFTMAX
+#define FAST_WRITE_SOFTMAX SF_F64_WRITE_SOFTMAX
+#endif
+#ifdef SF_F64_WRITE_LOG
+#define FAST_WRITE_LOG SF_F64_WRITE_LOG
 #endif
 #include "kernels_portable.inc"
 

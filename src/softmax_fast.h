@@ -33,19 +33,23 @@ typedef struct sf_partial {
         /* whole contiguous row, one call */                                                       \
         void (*softmax[SF_NUM_ALGORITHMS])(const T *x, T *y, ptrdiff_t n, T scale);                \
         void (*log_softmax[SF_NUM_ALGORITHMS])(const T *x, T *y, ptrdiff_t n, T scale);            \
-        /* block pieces: reductions */                                                             \
-        sf_partial (*partial_three_pass)(const T *x, ptrdiff_t n, T scale);                        \
+        /* block pieces: reductions. `next` (or NULL): the n elements to be read after this      \
+         * block, prefetched during its exp pass */                                                \
+        sf_partial (*partial_three_pass)(const T *x, ptrdiff_t n, T scale, const T *next);         \
         sf_partial (*partial_online)(const T *x, ptrdiff_t n, T scale);                            \
-        /* y = exp(scale*x - max) with the block's own max; returns (max, sum) */                   \
-        sf_partial (*partial_store)(const T *x, T *y, ptrdiff_t n, T scale);                       \
+        /* y = exp(scale*x - max) * 2^BIAS with the block's own max; returns (max, sum) */          \
+        sf_partial (*partial_store)(const T *x, T *y, ptrdiff_t n, T scale, const T *next);        \
         /* extended-range sum of exp(scale*x - shift); returns nonzero when a value lies too far  \
          * above the shift for the range reduction (caller falls back to the online algorithm) */ \
         int (*partial_two_pass)(const T *x, ptrdiff_t n, T scale, T shift, sf_partial *out);       \
-        /* block pieces: write passes */                                                           \
-        void (*rescale)(T *y, ptrdiff_t n, double factor);                                         \
-        void (*write_softmax)(const T *x, T *y, ptrdiff_t n, T scale, double max, double inv_sum); \
+        /* block pieces: write passes. `stream` nonzero: y is written with non-temporal stores    \
+         * (the caller issues sf_stream_fence() before anyone reads it) */                         \
+        /* y = src * factor, src holding partial_store's biased terms (src may be y) */            \
+        void (*rescale)(const T *src, T *y, ptrdiff_t n, double factor, int stream);               \
+        void (*write_softmax)(const T *x, T *y, ptrdiff_t n, T scale, double max, double inv_sum,  \
+                              int stream);                                                         \
         void (*write_log_softmax)(const T *x, T *y, ptrdiff_t n, T scale, double max,              \
-                                  double log_sum);                                                 \
+                                  double log_sum, int stream);                                     \
         void (*write_two_pass)(const T *x, T *y, ptrdiff_t n, T scale, T shift, double exponent,   \
                                double inv_sum);                                                    \
         /* a panel of `width` contiguous columns, `n` rows `x_stride`/`y_stride` elements apart;  \
