@@ -345,13 +345,14 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
         return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream)
     total = merge_blocks(algo, parts, nb)
     if nt > 1:
-        for b in prange(nb, num_threads=nt, schedule='static'):
-            lo = b * BLOCK
-            ln = min(BLOCK, n - lo)
-            k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total,
-                    (store + lo) if store != NULL else <floating *> NULL, stream)
+        with parallel(num_threads=nt):
+            for b in prange(nb, schedule='static'):
+                lo = b * BLOCK
+                ln = min(BLOCK, n - lo)
+                k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total,
+                        (store + lo) if store != NULL else <floating *> NULL, stream)
             if stream:
-                sf_stream_fence()
+                sf_stream_fence()   # once per thread: a fence per block cost 5% on (1, 2^24)
     else:
         for b in range(nb):
             lo = b * BLOCK

@@ -27,6 +27,28 @@ static inline ptrdiff_t sf_stream_lead(const void *y, ptrdiff_t elem, ptrdiff_t 
     return off == 0 ? lanes : (64 - off) / elem;
 }
 
+/* Where the exp pass prefetches the next row: into L1 while this row and its stored terms
+ * leave room there for the next one, else into L2. 4096 x 4096, 2 threads, against a stream
+ * copy: float32 (16 KiB rows) 1.32 with L1 / 1.39 with L2; float64 (32 KiB rows, which with
+ * their terms already fill a 48 KiB L1) 2.03 with L1 / 1.81 with L2. */
+SF_INLINE int sf_prefetch_to_l1(ptrdiff_t row_bytes) { return row_bytes <= 16384; }
+
+/* Prefetch the 256 bytes at p (4 cache lines) into L1 or L2. */
+SF_INLINE void sf_prefetch_256(const void *p, int to_l1) {
+    const char *c = (const char *)p;
+    if (to_l1) {
+        _mm_prefetch(c, _MM_HINT_T0);
+        _mm_prefetch(c + 64, _MM_HINT_T0);
+        _mm_prefetch(c + 128, _MM_HINT_T0);
+        _mm_prefetch(c + 192, _MM_HINT_T0);
+    } else {
+        _mm_prefetch(c, _MM_HINT_T1);
+        _mm_prefetch(c + 64, _MM_HINT_T1);
+        _mm_prefetch(c + 128, _MM_HINT_T1);
+        _mm_prefetch(c + 192, _MM_HINT_T1);
+    }
+}
+
 /* Streaming needs y aligned to its element (NumPy allows unaligned arrays): plain stores else. */
 static inline int sf_can_stream(const void *y, int stream, size_t elem) {
     return stream && ((uintptr_t)y % elem) == 0;
@@ -87,14 +109,14 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
 static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                      float shift, const float *next) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
+    const int to_l1 = sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
     double hi = 0, lo = 0;
     ptrdiff_t i = 0;
     while (i < n) {
         const ptrdiff_t end = n - i > 2048 ? i + 2048 : n;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 64 <= end; i += 64) {
-            if (next)
-                for (int b = 0; b < 64; b += 16) _mm_prefetch((const char *)(next + i + b), _MM_HINT_T0);
+            if (next) sf_prefetch_256(next + i, to_l1);
             const __m512 e0 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i), vs, vsh));
             const __m512 e1 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 16), vs, vsh));
             const __m512 e2 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 32), vs, vsh));
@@ -237,14 +259,14 @@ static double sf_f64_rmax__avx512(const double *x, ptrdiff_t n, double scale) {
 static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, double scale,
                                      double shift, const double *next) {
     const __m512d vs = _mm512_set1_pd(scale), vsh = _mm512_set1_pd(shift);
+    const int to_l1 = sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(double));
     double hi = 0, lo = 0;
     ptrdiff_t i = 0;
     while (i < n) {
         const ptrdiff_t end = n - i > 1024 ? i + 1024 : n;
         __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 32 <= end; i += 32) {
-            if (next)
-                for (int b = 0; b < 32; b += 8) _mm_prefetch((const char *)(next + i + b), _MM_HINT_T0);
+            if (next) sf_prefetch_256(next + i, to_l1);
             const __m512d e0 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i), vs, vsh));
             const __m512d e1 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i + 8), vs, vsh));
             const __m512d e2 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i + 16), vs, vsh));
