@@ -383,7 +383,35 @@ def _plan_for_moved(ndim, axes):
     return others, list(axes), []
 
 
+def _fast_logsumexp(x, axis, num_threads):
+    """logsumexp's common call (a C-contiguous float32/float64 ndarray reduced along its last
+    axis or whole, no keepdims/out/dtype/where/scale): straight to the core. None when it needs
+    the full path."""
+    if type(x) is not np.ndarray or (x.dtype, False) not in _FAST_AUTO or x.ndim == 0:
+        return None
+    xf = x.flags
+    if not (xf.c_contiguous and xf.aligned) or x.size == 0:
+        return None
+    if axis is None:            # all of a contiguous array: one row
+        x = x.reshape(-1)
+    elif type(axis) is not int or (axis != -1 and axis != x.ndim - 1):
+        return None
+    if num_threads is None:
+        nt = _core.omp_max_threads()
+    elif type(num_threads) is int and 1 <= num_threads <= MAX_THREADS:
+        nt = num_threads
+    else:
+        return None
+    res = np.empty(x.shape[:-1], dtype=x.dtype)
+    _core.logsumexp_rows(x, res, nt)
+    return res[()] if res.ndim == 0 else res
+
+
 def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
+    if not keepdims and out is None and dtype is None and where is None and scale is None:
+        res = _fast_logsumexp(x, axis, num_threads)
+        if res is not None:
+            return res
     arr, mask_where = _as_input(x)
     result_dtype, compute = _dtypes(arr.dtype, dtype)
     nt = _threads(num_threads)

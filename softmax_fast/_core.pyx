@@ -368,7 +368,8 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
 cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, int nt,
                                const floating *next) noexcept nogil:
     """(max, sum) of one contiguous row: one pass for short rows (prefetching `next`, the next
-    row or NULL), fixed online blocks for long."""
+    row or NULL), fixed blocks for long rows, each reduced by the three-pass kernels (max, then
+    exp-sum from cache; faster than the portable online pass)."""
     cdef Py_ssize_t nb, b, lo, ln
     cdef sf_partial *parts
     cdef sf_partial total
@@ -385,13 +386,15 @@ cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, in
         for b in prange(nb, num_threads=nt, schedule='static'):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(SF_ONLINE, x + lo, <floating *> NULL, ln, sc, 0, &failed, NULL)
+            parts[b] = k_partial(SF_THREE_PASS, x + lo, <floating *> NULL, ln, sc, 0, &failed,
+                                 next_block(x, lo, n))
     else:
         for b in range(nb):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(SF_ONLINE, x + lo, <floating *> NULL, ln, sc, 0, &failed, NULL)
-    total = merge_blocks(SF_ONLINE, parts, nb)
+            parts[b] = k_partial(SF_THREE_PASS, x + lo, <floating *> NULL, ln, sc, 0, &failed,
+                                 next_block(x, lo, n))
+    total = merge_blocks(SF_THREE_PASS, parts, nb)
     free(parts)
     return total
 
@@ -580,15 +583,12 @@ def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int 
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
 
-def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, int num_threads):
-    """logsumexp along axis 1 of a non-empty 3-D view into the 2-D `out` (outer, inner)."""
-    cdef Py_ssize_t O = x.shape[0], N = x.shape[1], I = x.shape[2]
+cdef int run_logsumexp(const floating *x0, floating *out0, Py_ssize_t O, Py_ssize_t N,
+                       Py_ssize_t I, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2,
+                       Py_ssize_t os0, Py_ssize_t os1, floating sc, int num_threads) noexcept nogil:
+    """logsumexp along the middle axis of an (O, N, I) strided block into out[o, i] (strides in
+    elements). Returns nonzero when out of memory."""
     cdef Py_ssize_t isz = sizeof(floating)
-    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz, xs2 = x.strides[2] // isz
-    cdef Py_ssize_t os0 = out.strides[0] // isz, os1 = out.strides[1] // isz
-    cdef const floating *x0 = &x[0, 0, 0]
-    cdef floating *out0 = &out[0, 0]
-    cdef floating sc = <floating> scale
     cdef Py_ssize_t R = O * I, r, panels, t, o, c0, w
     cdef const floating *xr
     cdef int nt, rc = 0
@@ -596,64 +596,93 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, in
     cdef sf_partial p
     cdef int err = 0
     cdef int *errp = &err
-    with nogil:
-        if I > 1 and xs2 == 1:
-            panels = (I + COLUMN_PANEL - 1) // COLUMN_PANEL
-            nt = plan_threads(O * N * I, O * panels, num_threads)
-            for t in prange(O * panels, num_threads=nt, schedule='static'):
-                o = t // panels
-                c0 = (t % panels) * COLUMN_PANEL
-                w = min(COLUMN_PANEL, I - c0)
-                if floating is float:
-                    K.f32.logsumexp_columns(x0 + o * xs0 + c0, out0 + o * os0 + c0 * os1, N, w,
-                                            xs1, os1, sc)
-                else:
-                    K.f64.logsumexp_columns(x0 + o * xs0 + c0, out0 + o * os0 + c0 * os1, N, w,
-                                            xs1, os1, sc)
-        else:
-            nt = plan_threads(R * N, R, num_threads)
-            if N >= SPLIT_MIN and R < num_threads:
-                nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
-                for r in range(R):
-                    xr = x0 + (r // I) * xs0 + (r % I) * xs2
-                    if xs1 != 1:
-                        if buf == NULL:
-                            buf = <floating *> malloc(N * isz)
-                        if buf == NULL:
-                            rc = -1
-                            break
-                        gather(xr, N, xs1, buf)
-                        p = blocked_partial(<const floating *> buf, N, sc, nt, NULL)
-                    else:
-                        p = blocked_partial(xr, N, sc, nt, NULL)
-                    if p.sum == -1.0:
-                        rc = -1
-                        break
-                    out0[(r // I) * os0 + (r % I) * os1] = <floating> k_lse_finish(xr, N, xs1, sc, p)
-                free(buf)
+    if I > 1 and xs2 == 1:
+        panels = (I + COLUMN_PANEL - 1) // COLUMN_PANEL
+        nt = plan_threads(O * N * I, O * panels, num_threads)
+        for t in prange(O * panels, num_threads=nt, schedule='static'):
+            o = t // panels
+            c0 = (t % panels) * COLUMN_PANEL
+            w = min(COLUMN_PANEL, I - c0)
+            if floating is float:
+                K.f32.logsumexp_columns(x0 + o * xs0 + c0, out0 + o * os0 + c0 * os1, N, w,
+                                        xs1, os1, sc)
             else:
-                with parallel(num_threads=nt):
-                    buf = NULL
-                    if xs1 != 1:
-                        buf = <floating *> malloc(N * isz)
-                        if buf == NULL:
-                            errp[0] = 1
-                    for r in prange(R, schedule='static'):
-                        xr = x0 + (r // I) * xs0 + (r % I) * xs2
-                        if xs1 == 1:
-                            p = blocked_partial(xr, N, sc, 1, next_row(x0, r, R, I, xs0, xs1, xs2))
-                        elif buf != NULL:
-                            gather(xr, N, xs1, buf)
-                            p = blocked_partial(<const floating *> buf, N, sc, 1, NULL)
-                        else:
-                            continue
-                        if p.sum == -1.0:
-                            errp[0] = 1
-                        else:
-                            out0[(r // I) * os0 + (r % I) * os1] = <floating> k_lse_finish(
-                                xr, N, xs1, sc, p)
-                    free(buf)
-    if rc != 0 or err != 0:
+                K.f64.logsumexp_columns(x0 + o * xs0 + c0, out0 + o * os0 + c0 * os1, N, w,
+                                        xs1, os1, sc)
+    elif N >= SPLIT_MIN and R < num_threads:
+        nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
+        for r in range(R):
+            xr = row_at(x0, r, I, xs0, xs2)
+            if xs1 != 1:
+                if buf == NULL:
+                    buf = <floating *> malloc(N * isz)
+                if buf == NULL:
+                    rc = -1
+                    break
+                gather(xr, N, xs1, buf)
+                p = blocked_partial(<const floating *> buf, N, sc, nt, NULL)
+            else:
+                p = blocked_partial(xr, N, sc, nt, NULL)
+            if p.sum == -1.0:
+                rc = -1
+                break
+            out0[(r // I) * os0 + (r % I) * os1] = <floating> k_lse_finish(xr, N, xs1, sc, p)
+        free(buf)
+    else:
+        nt = plan_threads(R * N, R, num_threads)
+        with parallel(num_threads=nt):
+            buf = NULL
+            if xs1 != 1:
+                buf = <floating *> malloc(N * isz)
+                if buf == NULL:
+                    errp[0] = 1
+            for r in prange(R, schedule='static'):
+                xr = row_at(x0, r, I, xs0, xs2)
+                if xs1 == 1:
+                    p = blocked_partial(xr, N, sc, 1, next_row(x0, r, R, I, xs0, xs1, xs2))
+                elif buf != NULL:
+                    gather(xr, N, xs1, buf)
+                    p = blocked_partial(<const floating *> buf, N, sc, 1, NULL)
+                else:
+                    continue
+                if p.sum == -1.0:
+                    errp[0] = 1
+                else:
+                    out0[(r // I) * os0 + (r % I) * os1] = <floating> k_lse_finish(
+                        xr, N, xs1, sc, p)
+            free(buf)
+    return rc != 0 or err != 0
+
+
+def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, int num_threads):
+    """logsumexp along axis 1 of a non-empty 3-D view into the 2-D `out` (outer, inner)."""
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef int rc
+    with nogil:
+        rc = run_logsumexp(&x[0, 0, 0], &out[0, 0], x.shape[0], x.shape[1], x.shape[2],
+                           x.strides[0] // isz, x.strides[1] // isz, x.strides[2] // isz,
+                           out.strides[0] // isz, out.strides[1] // isz, <floating> scale,
+                           num_threads)
+    if rc != 0:
+        raise MemoryError("softmax_fast: out of memory for a row buffer")
+
+
+def logsumexp_rows(cnp.ndarray x, cnp.ndarray out, int num_threads):
+    """The fast path of logsumexp: along the last axis of a non-empty, C-contiguous, aligned,
+    native float32/float64 `x` into the contiguous `out` (x.size // n elements, same dtype)."""
+    cdef Py_ssize_t n = cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1)
+    cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
+    cdef int rc
+    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
+        with nogil:
+            rc = run_logsumexp(<const float *> cnp.PyArray_DATA(x), <float *> cnp.PyArray_DATA(out),
+                               rows, n, 1, n, 1, 1, 1, 1, <float> 1.0, num_threads)
+    else:
+        with nogil:
+            rc = run_logsumexp(<const double *> cnp.PyArray_DATA(x),
+                               <double *> cnp.PyArray_DATA(out), rows, n, 1, n, 1, 1, 1, 1,
+                               <double> 1.0, num_threads)
+    if rc != 0:
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
 

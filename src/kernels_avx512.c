@@ -18,8 +18,6 @@
 
 #include "exp_portable.h"
 
-#define SF_ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-
 /* Lanes the first store of a streaming loop covers: up to y's next 64-byte boundary, so every
  * later full-width store is aligned, as vmovntps needs. */
 static inline ptrdiff_t sf_stream_lead(const void *y, ptrdiff_t elem, ptrdiff_t lanes) {
@@ -66,8 +64,10 @@ static inline int sf_can_stream(const void *y, int stream, size_t elem) {
  * saves the add of 64 to n; vscalefps then applies 2^n with one rounding. */
 SF_INLINE __m512 sf_f32_exp_biased__avx512(__m512 d) {
     d = _mm512_max_ps(_mm512_set1_ps(F32_AVX512_FLOOR), d); /* vmaxps returns d when d is NaN */
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(d, _mm512_set1_ps(F32_LOG2E)),
-                                          SF_ROUND_NEAREST);
+    /* round(d / ln2) by the magic-number addition: one FMA and one subtraction, where
+     * vrndscaleps costs two uops on Intel cores */
+    const __m512 magic = _mm512_set1_ps(F32_ROUND_MAGIC);
+    const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(d, _mm512_set1_ps(F32_LOG2E), magic), magic);
     const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_LO),
                                       _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_HI), d));
     __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(F32_EXP_C6 * F32_BIAS_SCALE), r,
@@ -218,8 +218,8 @@ static void sf_f32_write_log__avx512(const float *x, float *y, ptrdiff_t n, floa
 
 SF_INLINE __m512d sf_f64_exp_biased__avx512(__m512d d) {
     d = _mm512_max_pd(_mm512_set1_pd(F64_AVX512_FLOOR), d); /* keeps NaN */
-    const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(d, _mm512_set1_pd(F64_LOG2E)),
-                                           SF_ROUND_NEAREST);
+    const __m512d magic = _mm512_set1_pd(F64_ROUND_MAGIC); /* as for float32 */
+    const __m512d n = _mm512_sub_pd(_mm512_fmadd_pd(d, _mm512_set1_pd(F64_LOG2E), magic), magic);
     const __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(F64_LN2_LO),
                                        _mm512_fnmadd_pd(n, _mm512_set1_pd(F64_LN2_HI), d));
     __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(F64_EXP_C11 * F64_BIAS_SCALE), r,
