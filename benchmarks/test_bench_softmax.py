@@ -3,8 +3,10 @@
 In each group: softmax_fast.softmax with each algorithm ("auto", "three-pass", "two-pass",
 "online"; ``out=`` preallocated), softmax_fast.log_softmax (float32 cases), the NumPy reference
 (`softmax_fast._reference.softmax_naive`), scipy.special.softmax and torch.softmax (skipped when
-not installed). Every benchmark checks its result once against the float64 reference on a few
-slices, so a broken kernel cannot look fast.
+not installed). A second group per case, "<case> per ISA", times softmax_fast.softmax["auto"]
+under each kernel set this CPU has (scalar, avx2, avx512), side by side. Every benchmark checks
+its result once against the float64 reference on a few slices, so a broken kernel cannot look
+fast.
 
     pytest benchmarks                                  # timings
     pytest benchmarks --benchmark-disable              # every case once (CI)
@@ -16,7 +18,7 @@ from __future__ import annotations
 import pytest
 
 import softmax_fast as sf
-from softmax_fast import _bench
+from softmax_fast import _bench, _core
 
 CASES = list(_bench.CASES)
 F32_CASES = [c for c in CASES if c.dtype == "float32"]
@@ -43,6 +45,23 @@ def test_softmax_fast(benchmark, bench_input, out_like, case, algorithm):
     y = benchmark(sf.softmax, data.x, axis=case.axis, out=out, algorithm=algorithm)
     assert y is out
     data.reference.check(out, what=f"softmax_fast.softmax[{algorithm}]")
+
+
+@pytest.mark.parametrize("isa", _core.available_isas())
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_softmax_fast_per_isa(benchmark, bench_input, out_like, case, isa):
+    data = bench_input(case)
+    out = out_like(data.x)
+    previous = _core.current_isa()
+    _core.select_isa(isa)
+    try:
+        _label(benchmark, case, f"softmax_fast.softmax[isa={isa}]")
+        benchmark.group = f"{case.name} per ISA"
+        y = benchmark(sf.softmax, data.x, axis=case.axis, out=out)
+    finally:
+        _core.select_isa(previous)
+    assert y is out
+    data.reference.check(out, what=f"softmax_fast.softmax[isa={isa}]")
 
 
 @pytest.mark.parametrize("case", F32_CASES, ids=_ids)

@@ -20,7 +20,7 @@ import numpy as np
 
 import softmax_fast as sf
 
-from . import _bench
+from . import _bench, _core
 
 #: (budget, min_samples, max_budget) per timing: full run, quick run, quick run of a large case.
 FULL = dict(budget=0.5, min_samples=5, max_budget=1.5)
@@ -135,11 +135,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
               "suffer most; compare ratios measured on an idle machine", file=sys.stderr)
     mode = "quick" if args.quick else "full"
     print(f"{mode} run; best-of-N wall time per call, side by side in one process; "
-          f"speed-up = other / softmax_fast; softmax_fast: algorithm auto, out= preallocated")
+          f"speed-up = other / softmax_fast; softmax_fast: algorithm auto, out= preallocated; "
+          f"copy = non-temporal copy of the same bytes, x to out, on {threads} thread(s): this "
+          f"machine's memory limit for a pass that reads x and writes out")
     sys.stdout.flush()
 
     names = list(peers)
-    header = (["case", "softmax_fast"] + names + [f"{n}/sf" for n in names])
+    header = (["case", "softmax_fast", "copy", "sf/copy"] + names + [f"{n}/sf" for n in names])
     rows, failures = [], []
     for i, case in enumerate(cases):
         print(f"[{i + 1}/{len(cases)}] {case.name} {case.shape} {case.dtype} axis={case.axis}",
@@ -170,15 +172,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
             settings = QUICK_LARGE if case.large else QUICK
         else:
             settings = FULL
+        x_bytes, out_bytes = x.reshape(-1).view(np.uint8), out.reshape(-1).view(np.uint8)
+        calls["copy"] = lambda: _core.stream_copy(x_bytes, out_bytes, threads)
         times = {n: t.best for n, t in _bench.time_calls(calls, **settings).items()}
         t_sf = times["softmax_fast"]
 
         def cell(n):
             return _fmt_time(times[n]) + (" !" if n in bad else "")
 
-        rows.append([case.name, cell("softmax_fast")] + [cell(n) for n in names]
+        rows.append([case.name, cell("softmax_fast"), _fmt_time(times["copy"]),
+                     _fmt_ratio(t_sf, times["copy"])] + [cell(n) for n in names]
                     + [_fmt_ratio(times[n], t_sf) for n in names])
-        del x, out, calls, ref
+        del x, out, calls, ref, x_bytes, out_bytes
 
     print("\n".join(_table(header, rows)))
     if failures:
