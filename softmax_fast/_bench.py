@@ -270,7 +270,8 @@ def time_calls(calls: Mapping[str, Callable[[], object]], *, budget: float = 0.5
     `calibrate`), with the garbage collector off, after one untimed call: a library's OpenMP
     workers keep spinning for a while after its call, and would otherwise take the cores from
     the next callable's first call (measured: (16, 128256) float32 softmax right after
-    torch.softmax, 2 threads: 687 us timed directly, 401 us after an untimed call). One callable stops being sampled once it has
+    torch.softmax, 2 threads: 687 us timed directly, 499 us after an untimed call, 401 us
+    timed alone). One callable stops being sampled once it has
     at least `min_samples` samples and `budget` seconds spent on them, and its best two samples
     agree within `rel_tol` -- or once it has spent `max_budget` (default ``3 * budget``) seconds
     or taken `max_samples` samples.
