@@ -16,7 +16,7 @@ Parallel plan (results are bitwise identical for any thread count):
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.stdio cimport snprintf
-from libc.math cimport log, exp, INFINITY, NAN
+from libc.math cimport log, log1p, exp, INFINITY, NAN
 cimport numpy as cnp
 
 cnp.import_array()
@@ -25,6 +25,7 @@ cdef extern from "softmax_fast.h" nogil:
     ctypedef struct sf_partial:
         double max
         double sum
+        double rest
 
     ctypedef void (*f32_row_fn)(const float *, float *, Py_ssize_t, float) noexcept nogil
     ctypedef sf_partial (*f32_partial_fn)(const float *, Py_ssize_t, float, const float *) noexcept nogil
@@ -91,6 +92,7 @@ cdef extern from "softmax_fast.h" nogil:
     int sf_cpu_isa_mask()
     const sf_kernels *sf_kernels_for_isa(int isa)
     int sf_best_isa()
+    double sf_exp_of_diff(double a, double b)
     sf_partial sf_merge_partials(sf_partial a, sf_partial b)
     sf_partial sf_merge_extended(sf_partial a, sf_partial b)
     double sf_f32_logsumexp_finish(const float *x, Py_ssize_t n, Py_ssize_t stride, float scale,
@@ -259,11 +261,11 @@ cdef inline void k_write(bint lg, int algo, const floating *x, floating *y, Py_s
     cdef double factor
     if lg:   # (max, sum): log_softmax never runs with the two-pass reduction here
         if floating is float:
-            K.f32.write_log_softmax(x, y, n, sc, total.max, log(total.sum), stream)
+            K.f32.write_log_softmax(x, y, n, sc, total.max, log1p(total.rest), stream)
         else:
-            K.f64.write_log_softmax(x, y, n, sc, total.max, log(total.sum), stream)
+            K.f64.write_log_softmax(x, y, n, sc, total.max, log1p(total.rest), stream)
     elif stored != NULL:    # one multiply finishes the stored terms
-        factor = (exp(block.max - total.max) / total.sum if block.max != total.max
+        factor = (sf_exp_of_diff(block.max, total.max) / total.sum if block.max != total.max
                   else 1.0 / total.sum)
         if floating is float:
             K.f32.rescale(stored, y, n, factor, stream)

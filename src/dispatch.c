@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "softmax_fast.h"
+#include "exp_portable.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define SF_X86 1
@@ -78,20 +79,30 @@ int sf_best_isa(void) {
     return SF_ISA_SCALAR;
 }
 
+double sf_exp_of_diff(double a, double b) {
+    if (!isfinite(a) || !isfinite(b)) return exp(a - b);
+    double lo;
+    const double hi = f64_two_diff(a, b, &lo);
+    return exp(hi) * (1.0 + lo); /* |lo| <= ulp(hi) / 2: exp(lo) = 1 + lo to within u^2 */
+}
+
 sf_partial sf_merge_partials(sf_partial a, sf_partial b) {
     sf_partial r;
     if (a.max != a.max || b.max != b.max) {
-        r.max = NAN;
-        r.sum = NAN;
+        r.max = r.sum = r.rest = NAN;
         return r;
     }
     r.max = a.max > b.max ? a.max : b.max;
     if (r.max == -INFINITY) { /* both slices hold only -inf */
         r.sum = a.sum + b.sum;
+        r.rest = r.sum - 1.0;
         return r;
     }
-    r.sum = (a.max == r.max ? a.sum : a.sum * exp(a.max - r.max)) +
-            (b.max == r.max ? b.sum : b.sum * exp(b.max - r.max));
+    const double fa = a.max == r.max ? 1.0 : sf_exp_of_diff(a.max, r.max);
+    const double fb = b.max == r.max ? 1.0 : sf_exp_of_diff(b.max, r.max);
+    r.sum = a.sum * fa + b.sum * fb;
+    /* the 1 of the merged sum is the 1 of a side holding the max: no rounding of it */
+    r.rest = a.max == r.max ? a.rest + b.sum * fb : b.rest + a.sum * fa;
     return r;
 }
 
@@ -99,6 +110,7 @@ sf_partial sf_merge_extended(sf_partial a, sf_partial b) {
     sf_partial r;
     r.max = a.max > b.max ? a.max : b.max;
     r.sum = ldexp(a.sum, (int)(a.max - r.max)) + ldexp(b.sum, (int)(b.max - r.max));
+    r.rest = 0.0;
     return r;
 }
 

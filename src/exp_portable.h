@@ -53,18 +53,57 @@ SF_INLINE float f32_pow2i(float k) {
 #define F32_EXP_C3 0x1.5554acp-3f
 #define F32_EXP_C2 0x1.0p-1f
 
-/* exp(d) = p * 2^nf with p in [0.7, 1.42]; valid for |d| < 2^11 * ln2. NaN gives p = NaN. */
-SF_INLINE float f32_exp_parts(float d, float *nf) {
-    float n = (d * F32_LOG2E + F32_ROUND_MAGIC) - F32_ROUND_MAGIC;
-    float r = d - n * F32_LN2_HI;
-    r = r - n * F32_LN2_LO;
+/* exp(r) on |r| <= ln2/2 (a little beyond is fine) */
+SF_INLINE float f32_exp_poly(float r) {
     float q = F32_EXP_C6;
     q = q * r + F32_EXP_C5;
     q = q * r + F32_EXP_C4;
     q = q * r + F32_EXP_C3;
     q = q * r + F32_EXP_C2;
-    *nf = n;
     return (q * r) * r + r + 1.0f;
+}
+
+/* exp(d + lo) = p * 2^nf with p in [0.7, 1.42], for |d| < 2^11 * ln2 and |lo| <= ulp(d): lo is
+ * the rounding error of d (see f32_two_diff), added to the reduced argument, where it is
+ * small. NaN gives p = NaN. */
+SF_INLINE float f32_exp_parts2(float d, float lo, float *nf) {
+    float n = (d * F32_LOG2E + F32_ROUND_MAGIC) - F32_ROUND_MAGIC;
+    float r = d - n * F32_LN2_HI;
+    r = r - n * F32_LN2_LO;
+    *nf = n;
+    return f32_exp_poly(r + lo);
+}
+
+/* exp(d) = p * 2^nf with p in [0.7, 1.42]; valid for |d| < 2^11 * ln2. NaN gives p = NaN. */
+SF_INLINE float f32_exp_parts(float d, float *nf) {
+    float n = (d * F32_LOG2E + F32_ROUND_MAGIC) - F32_ROUND_MAGIC;
+    float r = d - n * F32_LN2_HI;
+    r = r - n * F32_LN2_LO;
+    *nf = n;
+    return f32_exp_poly(r);
+}
+
+/* a - b = hi + *lo exactly, hi = fl(a - b): Knuth's TwoSum of a and -b, for any magnitudes.
+ * Rounding d = x - max costs exp(d) a relative error of |d| u (50 ulp at d = -100); the kernels
+ * that write exps carry lo into the range reduction instead. Infinite inputs give lo = NaN:
+ * callers drop lo wherever hi is not finite. */
+SF_INLINE float f32_two_diff(float a, float b, float *lo) {
+    float hi = a - b;
+    float bv = hi - a;
+    *lo = (a - (hi - bv)) - (b + bv);
+    return hi;
+}
+
+/* exp(hi + lo) * 2^F32_EXP_BIAS for hi + lo = the exact v - shift <= 0 (or NaN, or -inf, for
+ * which lo is ignored); exactly 0 at and below F32_EXP_FLOOR. */
+SF_INLINE float f32_exp2_biased(float hi, float lo) {
+    float nf;
+    if (!(hi >= F32_EXP_FLOOR)) { /* below the floor, -inf or NaN: lo does not matter */
+        lo = 0.0f;
+        hi = hi < F32_EXP_FLOOR ? F32_EXP_FLOOR : hi; /* keeps NaN */
+    }
+    float p = f32_exp_parts2(hi, lo, &nf);
+    return p * f32_pow2i(nf + F32_EXP_BIAS);
 }
 
 /* exp(d) * 2^F32_EXP_BIAS for d <= 0 (or NaN); exactly 0 at and below F32_EXP_FLOOR. */
@@ -108,10 +147,7 @@ SF_INLINE double f64_pow2i(double k) {
 #define F64_EXP_C3 0x1.5555555555557p-3
 #define F64_EXP_C2 0x1.0000000000006p-1
 
-SF_INLINE double f64_exp_parts(double d, double *nf) {
-    double n = (d * F64_LOG2E + F64_ROUND_MAGIC) - F64_ROUND_MAGIC;
-    double r = d - n * F64_LN2_HI;
-    r = r - n * F64_LN2_LO;
+SF_INLINE double f64_exp_poly(double r) {
     double q = F64_EXP_C11;
     q = q * r + F64_EXP_C10;
     q = q * r + F64_EXP_C9;
@@ -122,8 +158,40 @@ SF_INLINE double f64_exp_parts(double d, double *nf) {
     q = q * r + F64_EXP_C4;
     q = q * r + F64_EXP_C3;
     q = q * r + F64_EXP_C2;
-    *nf = n;
     return (q * r) * r + r + 1.0;
+}
+
+SF_INLINE double f64_exp_parts2(double d, double lo, double *nf) { /* as f32_exp_parts2 */
+    double n = (d * F64_LOG2E + F64_ROUND_MAGIC) - F64_ROUND_MAGIC;
+    double r = d - n * F64_LN2_HI;
+    r = r - n * F64_LN2_LO;
+    *nf = n;
+    return f64_exp_poly(r + lo);
+}
+
+SF_INLINE double f64_exp_parts(double d, double *nf) {
+    double n = (d * F64_LOG2E + F64_ROUND_MAGIC) - F64_ROUND_MAGIC;
+    double r = d - n * F64_LN2_HI;
+    r = r - n * F64_LN2_LO;
+    *nf = n;
+    return f64_exp_poly(r);
+}
+
+SF_INLINE double f64_two_diff(double a, double b, double *lo) { /* as f32_two_diff */
+    double hi = a - b;
+    double bv = hi - a;
+    *lo = (a - (hi - bv)) - (b + bv);
+    return hi;
+}
+
+SF_INLINE double f64_exp2_biased(double hi, double lo) { /* as f32_exp2_biased */
+    double nf;
+    if (!(hi >= F64_EXP_FLOOR)) {
+        lo = 0.0;
+        hi = hi < F64_EXP_FLOOR ? F64_EXP_FLOOR : hi;
+    }
+    double p = f64_exp_parts2(hi, lo, &nf);
+    return p * f64_pow2i(nf + F64_EXP_BIAS);
 }
 
 SF_INLINE double f64_exp_biased(double d) {

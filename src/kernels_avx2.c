@@ -8,7 +8,7 @@
  * bits (exactly 0 at the floor, as in exp_portable.h), and the tail goes through a lane array.
  */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,popcnt")
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
@@ -40,8 +40,12 @@ static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale) {
     return v > r ? v : r;
 }
 
-static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float scale,
-                                   float shift, const float *next) {
+/* scale*x - shift is taken exactly (TwoSum; see f32_two_diff), its rounding error added to the
+ * reduced argument above the floor. Without `store`, the terms equal to 1 are counted apart
+ * (the partial's `rest`). */
+SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n, float scale,
+                                           float shift, const float *next, const int store,
+                                           double *rest) {
     const __m256 vs = _mm256_set1_ps(scale), vsh = _mm256_set1_ps(shift);
     const __m256 vfloor = _mm256_set1_ps(F32_EXP_FLOOR), vlog2e = _mm256_set1_ps(F32_LOG2E);
     const __m256 vhi = _mm256_set1_ps(F32_LN2_HI), vlo = _mm256_set1_ps(F32_LN2_LO);
@@ -52,12 +56,23 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
     const __m256 vmagic = _mm256_set1_ps(F32_ROUND_MAGIC); /* round(d / ln2): FMA + sub, 1 uop less
                                                              * than vroundps on Intel cores */
     double hi = 0, lo = 0;
+    ptrdiff_t ones = 0; /* without store: terms equal to 1 (scale*x == shift), counted apart */
+    const __m256 countable = _mm256_castsi256_ps(_mm256_set1_epi32(isfinite(shift) ? -1 : 0));
 /* exp(d) * 2^64; at the floor n + 64 + 127 = 0: the power of two is +0.0 and so is the term */
 #define SF_EXP_BIASED8(xv, out)                                                                 \
     do {                                                                                        \
-        __m256 d_ = _mm256_max_ps(vfloor, _mm256_fmsub_ps((xv), vs, vsh)); /* keeps NaN */     \
+        const __m256 v_ = _mm256_mul_ps((xv), vs);                                              \
+        const __m256 h_ = _mm256_sub_ps(v_, vsh);                                               \
+        __m256 d_ = _mm256_max_ps(vfloor, h_); /* keeps NaN */                                  \
         __m256 n_ = _mm256_sub_ps(_mm256_fmadd_ps(d_, vlog2e, vmagic), vmagic);                \
         __m256 r_ = _mm256_fnmadd_ps(n_, vlo, _mm256_fnmadd_ps(n_, vhi, d_));                  \
+        {   /* the rounding error of scale*x - shift, see f32_two_diff */                       \
+            const __m256 bv_ = _mm256_sub_ps(h_, v_);                                           \
+            __m256 l_ = _mm256_sub_ps(_mm256_sub_ps(v_, _mm256_sub_ps(h_, bv_)),                \
+                                      _mm256_add_ps(vsh, bv_));                                 \
+            l_ = _mm256_and_ps(l_, _mm256_cmp_ps(h_, vfloor, _CMP_GE_OQ));                      \
+            r_ = _mm256_add_ps(r_, l_);                                                         \
+        }                                                                                       \
         __m256 p_ = _mm256_fmadd_ps(c6, r_, c5);                                                \
         p_ = _mm256_fmadd_ps(p_, r_, c4);                                                       \
         p_ = _mm256_fmadd_ps(p_, r_, c3);                                                       \
@@ -66,6 +81,12 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
         p_ = _mm256_fmadd_ps(p_, r_, one);                                                      \
         __m256i k_ = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n_), vbias), 23);    \
         (out) = _mm256_mul_ps(p_, _mm256_castsi256_ps(k_));                                     \
+        if (!store) {                                                                           \
+            const __m256 z_ = _mm256_and_ps(countable, /* +inf shift: inf - inf is no 1 */     \
+                                            _mm256_cmp_ps(h_, _mm256_setzero_ps(), _CMP_EQ_OQ)); \
+            (out) = _mm256_andnot_ps(z_, (out));                                                \
+            ones += __builtin_popcount((unsigned)_mm256_movemask_ps(z_));                       \
+        }                                                                                       \
     } while (0)
     ptrdiff_t i = 0;
     while (i < n) {
@@ -80,7 +101,7 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
             SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 8), e1);
             SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 16), e2);
             SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 24), e3);
-            if (y) {
+            if (store) {
                 _mm256_storeu_ps(y + i, e0);
                 _mm256_storeu_ps(y + i + 8, e1);
                 _mm256_storeu_ps(y + i + 16, e2);
@@ -93,17 +114,18 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
         }
         for (; i + 8 <= end; i += 8) {
             SF_EXP_BIASED8(_mm256_loadu_ps(x + i), e0);
-            if (y) _mm256_storeu_ps(y + i, e0);
+            if (store) _mm256_storeu_ps(y + i, e0);
             a0 = _mm256_add_ps(a0, e0);
         }
         if (i < end) { /* the tail, through a padded lane array; padded lanes are zeroed after */
             float pad[8], e[8];
             const ptrdiff_t rem = end - i;
-            for (int j = 0; j < 8; j++) pad[j] = j < rem ? x[i + j] : 0.0f;
+            /* padding is -inf: exp gives 0 and it is never counted as a 1 */
+            for (int j = 0; j < 8; j++) pad[j] = j < rem ? x[i + j] : -INFINITY;
             SF_EXP_BIASED8(_mm256_loadu_ps(pad), e0);
             _mm256_storeu_ps(e, e0);
             for (int j = (int)rem; j < 8; j++) e[j] = 0.0f;
-            if (y)
+            if (store)
                 for (int j = 0; j < rem; j++) y[i + j] = e[j];
             a1 = _mm256_add_ps(a1, _mm256_loadu_ps(e));
             i = end;
@@ -115,7 +137,15 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
         sf_acc_add(&hi, &lo, _mm_cvtsd_f64(_mm_add_sd(w2, _mm_unpackhi_pd(w2, w2))));
     }
 #undef SF_EXP_BIASED8
-    return (hi + lo) * (double)F32_EXP_UNBIAS;
+    const double others = (hi + lo) * (double)F32_EXP_UNBIAS;
+    if (!store) *rest = ((double)ones - 1.0) + others;
+    return (double)ones + others;
+}
+
+static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float scale,
+                                   float shift, const float *next, double *rest) {
+    return y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, NULL)
+             : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, rest);
 }
 
 #define SF_ISA avx2

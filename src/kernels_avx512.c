@@ -10,7 +10,7 @@
  * tails; the write passes can stream (non-temporal stores) from registers.
  */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512")
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,popcnt,prefer-vector-width=512")
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
@@ -59,17 +59,18 @@ static inline int sf_can_stream(const void *y, int stream, size_t elem) {
 #define F32_AVX512_FLOOR (-149.0f)
 #define F32_BIAS_SCALE 0x1p64f /* 2^F32_EXP_BIAS */
 
-/* exp(d) * 2^64 for d <= 0; NaN stays NaN; exactly 0 at the floor. The bias rides in the
- * polynomial's coefficients (each Horner step of 2^64 p is exactly 2^64 times that of p), which
+/* exp(d + lo) * 2^64 for d <= 0 (lo added in the lanes of use_lo); NaN stays NaN; exactly 0 at
+ * the floor. The bias rides in the polynomial's coefficients (each Horner step of 2^64 p is exactly 2^64 times that of p), which
  * saves the add of 64 to n; vscalefps then applies 2^n with one rounding. */
-SF_INLINE __m512 sf_f32_exp_biased__avx512(__m512 d) {
+SF_INLINE __m512 sf_f32_exp_reduced__avx512(__m512 d, __m512 lo, __mmask16 use_lo) {
     d = _mm512_max_ps(_mm512_set1_ps(F32_AVX512_FLOOR), d); /* vmaxps returns d when d is NaN */
     /* round(d / ln2) by the magic-number addition: one FMA and one subtraction, where
      * vrndscaleps costs two uops on Intel cores */
     const __m512 magic = _mm512_set1_ps(F32_ROUND_MAGIC);
     const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(d, _mm512_set1_ps(F32_LOG2E), magic), magic);
-    const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_LO),
-                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_HI), d));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_LO),
+                                _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_HI), d));
+    r = _mm512_mask_add_ps(r, use_lo, r, lo);
     __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(F32_EXP_C6 * F32_BIAS_SCALE), r,
                                _mm512_set1_ps(F32_EXP_C5 * F32_BIAS_SCALE));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_EXP_C4 * F32_BIAS_SCALE));
@@ -78,6 +79,21 @@ SF_INLINE __m512 sf_f32_exp_biased__avx512(__m512 d) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_BIAS_SCALE));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_BIAS_SCALE));
     return _mm512_scalef_ps(p, n);
+}
+
+/* exp(d) * 2^64 for d <= 0; NaN stays NaN; exactly 0 at the floor (sums: d may be rounded) */
+SF_INLINE __m512 sf_f32_exp_biased__avx512(__m512 d) {
+    return sf_f32_exp_reduced__avx512(d, _mm512_setzero_ps(), 0);
+}
+
+/* exp(v - shift) * 2^64 with v - shift taken exactly (the terms that become outputs): TwoSum's
+ * rounding error of v - shift joins the reduced argument, in the lanes above the floor. */
+SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift) {
+    const __m512 hi = _mm512_sub_ps(v, shift);
+    const __m512 bv = _mm512_sub_ps(hi, v);
+    const __m512 lo = _mm512_sub_ps(_mm512_sub_ps(v, _mm512_sub_ps(hi, bv)), _mm512_add_ps(shift, bv));
+    const __mmask16 finite = _mm512_cmp_ps_mask(hi, _mm512_set1_ps(F32_AVX512_FLOOR), _CMP_GE_OQ);
+    return sf_f32_exp_reduced__avx512(hi, lo, finite);
 }
 
 /* max of scale*x; NaN lanes are skipped (vmaxps returns its second operand, the running max,
@@ -106,38 +122,55 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
  * exp(..) * 2^F32_EXP_BIAS into y when y != NULL, prefetching `next` (when not NULL) at the
  * same pace: the contract of the portable expsum. Lane sums run over chunks of 2048 elements
  * (32 terms a lane) and the chunk sums are compensated. */
-static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
-                                     float shift, const float *next) {
+/* One vector of terms into the accumulator a, scale*x - shift taken exactly: with `store` the
+ * terms become outputs and are returned; without, the terms equal to 1 (scale*x == shift) are
+ * counted into *ones instead of added, for the partial's `rest` (sum - 1), whose small values
+ * are made of terms far below the max, where a rounded difference would cost |d| u. */
+SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __mmask16 live,
+                                     __mmask16 countable, int store, __m512 *a, ptrdiff_t *ones) {
+    if (store) {
+        const __m512 e = _mm512_maskz_mov_ps(live, sf_f32_exp_of_diff__avx512(_mm512_mul_ps(xv, vs), vsh));
+        *a = _mm512_add_ps(*a, e);
+        return e;
+    }
+    const __m512 v = _mm512_mul_ps(xv, vs);
+    /* countable is 0 when the shift is +inf: inf - inf is NaN, not a 1 */
+    const __mmask16 one = _mm512_mask_cmp_ps_mask(live & countable, v, vsh, _CMP_EQ_OQ);
+    *a = _mm512_mask_add_ps(*a, (__mmask16)(live & ~one), *a, sf_f32_exp_of_diff__avx512(v, vsh));
+    *ones += __builtin_popcount(one);
+    return *a;
+}
+
+SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
+                                             float shift, const float *next, const int store,
+                                             double *rest) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
     const int to_l1 = sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
+    const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
     double hi = 0, lo = 0;
+    ptrdiff_t ones = 0;
     ptrdiff_t i = 0;
     while (i < n) {
         const ptrdiff_t end = n - i > 2048 ? i + 2048 : n;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 64 <= end; i += 64) {
             if (next) sf_prefetch_256(next + i, to_l1);
-            const __m512 e0 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i), vs, vsh));
-            const __m512 e1 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 16), vs, vsh));
-            const __m512 e2 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 32), vs, vsh));
-            const __m512 e3 = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 48), vs, vsh));
-            if (y) {
+            const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, all, countable, store, &a0, &ones);
+            const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, all, countable, store, &a1, &ones);
+            const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, all, countable, store, &a2, &ones);
+            const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, all, countable, store, &a3, &ones);
+            if (store) {
                 _mm512_storeu_ps(y + i, e0);
                 _mm512_storeu_ps(y + i + 16, e1);
                 _mm512_storeu_ps(y + i + 32, e2);
                 _mm512_storeu_ps(y + i + 48, e3);
             }
-            a0 = _mm512_add_ps(a0, e0);
-            a1 = _mm512_add_ps(a1, e1);
-            a2 = _mm512_add_ps(a2, e2);
-            a3 = _mm512_add_ps(a3, e3);
         }
         for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
             const __mmask16 k = end - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (end - i)) - 1);
-            __m512 e = sf_f32_exp_biased__avx512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, x + i), vs, vsh));
-            e = _mm512_maskz_mov_ps(k, e); /* lanes past the end add nothing */
-            if (y) _mm512_mask_storeu_ps(y + i, k, e);
-            a1 = _mm512_add_ps(a1, e);
+            /* lanes past the end add nothing */
+            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, k, countable, store, &a1, &ones);
+            if (store) _mm512_mask_storeu_ps(y + i, k, e);
         }
         i = end;
         const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
@@ -145,7 +178,15 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
                                            _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
         sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(wide));
     }
-    return (hi + lo) * (double)F32_EXP_UNBIAS;
+    const double others = (hi + lo) * (double)F32_EXP_UNBIAS;
+    if (!store) *rest = ((double)ones - 1.0) + others;
+    return (double)ones + others;
+}
+
+static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
+                                     float shift, const float *next, double *rest) {
+    return y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, NULL)
+             : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, rest);
 }
 
 /* The write passes: y[i] = OP(x[i]) 64 lanes a step, the last 1..63 lanes masked. With
@@ -194,7 +235,7 @@ static void sf_f32_store_exp__avx512(const float *x, float *y, ptrdiff_t n, floa
                                      float max, float inv_biased, int stream) {
     const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(max);
     const __m512 vi = _mm512_set1_ps(inv_biased);
-#define SF_OP(v) _mm512_mul_ps(sf_f32_exp_biased__avx512(_mm512_fmsub_ps((v), vs, vm)), vi)
+#define SF_OP(v) _mm512_mul_ps(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm), vi)
     SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP);
 #undef SF_OP
 }
@@ -216,12 +257,13 @@ static void sf_f32_write_log__avx512(const float *x, float *y, ptrdiff_t n, floa
 #define F64_AVX512_FLOOR (-835.0)
 #define F64_BIAS_SCALE 0x1p128 /* 2^F64_EXP_BIAS */
 
-SF_INLINE __m512d sf_f64_exp_biased__avx512(__m512d d) {
+SF_INLINE __m512d sf_f64_exp_reduced__avx512(__m512d d, __m512d lo, __mmask8 use_lo) {
     d = _mm512_max_pd(_mm512_set1_pd(F64_AVX512_FLOOR), d); /* keeps NaN */
     const __m512d magic = _mm512_set1_pd(F64_ROUND_MAGIC); /* as for float32 */
     const __m512d n = _mm512_sub_pd(_mm512_fmadd_pd(d, _mm512_set1_pd(F64_LOG2E), magic), magic);
-    const __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(F64_LN2_LO),
-                                       _mm512_fnmadd_pd(n, _mm512_set1_pd(F64_LN2_HI), d));
+    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(F64_LN2_LO),
+                                 _mm512_fnmadd_pd(n, _mm512_set1_pd(F64_LN2_HI), d));
+    r = _mm512_mask_add_pd(r, use_lo, r, lo);
     __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(F64_EXP_C11 * F64_BIAS_SCALE), r,
                                 _mm512_set1_pd(F64_EXP_C10 * F64_BIAS_SCALE));
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_EXP_C9 * F64_BIAS_SCALE));
@@ -235,6 +277,33 @@ SF_INLINE __m512d sf_f64_exp_biased__avx512(__m512d d) {
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_BIAS_SCALE));
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(F64_BIAS_SCALE));
     return _mm512_scalef_pd(p, n);
+}
+
+SF_INLINE __m512d sf_f64_exp_biased__avx512(__m512d d) {
+    return sf_f64_exp_reduced__avx512(d, _mm512_setzero_pd(), 0);
+}
+
+SF_INLINE __m512d sf_f64_exp_of_diff__avx512(__m512d v, __m512d shift) {
+    const __m512d hi = _mm512_sub_pd(v, shift);
+    const __m512d bv = _mm512_sub_pd(hi, v);
+    const __m512d lo = _mm512_sub_pd(_mm512_sub_pd(v, _mm512_sub_pd(hi, bv)), _mm512_add_pd(shift, bv));
+    const __mmask8 finite = _mm512_cmp_pd_mask(hi, _mm512_set1_pd(F64_AVX512_FLOOR), _CMP_GE_OQ);
+    return sf_f64_exp_reduced__avx512(hi, lo, finite);
+}
+
+SF_INLINE __m512d sf_f64_term__avx512(__m512d xv, __m512d vs, __m512d vsh, __mmask8 live,
+                                      __mmask8 countable, int store, __m512d *a,
+                                      ptrdiff_t *ones) {
+    if (store) { /* as sf_f32_term__avx512 */
+        const __m512d e = _mm512_maskz_mov_pd(live, sf_f64_exp_of_diff__avx512(_mm512_mul_pd(xv, vs), vsh));
+        *a = _mm512_add_pd(*a, e);
+        return e;
+    }
+    const __m512d v = _mm512_mul_pd(xv, vs);
+    const __mmask8 one = _mm512_mask_cmp_pd_mask(live & countable, v, vsh, _CMP_EQ_OQ);
+    *a = _mm512_mask_add_pd(*a, (__mmask8)(live & ~one), *a, sf_f64_exp_of_diff__avx512(v, vsh));
+    *ones += __builtin_popcount(one);
+    return *a;
 }
 
 static double sf_f64_rmax__avx512(const double *x, ptrdiff_t n, double scale) {
@@ -256,44 +325,49 @@ static double sf_f64_rmax__avx512(const double *x, ptrdiff_t n, double scale) {
     return _mm512_reduce_max_pd(_mm512_max_pd(_mm512_max_pd(m0, m1), _mm512_max_pd(m2, m3)));
 }
 
-static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, double scale,
-                                     double shift, const double *next) {
+SF_INLINE double sf_f64_raddexp_impl__avx512(const double *x, double *y, ptrdiff_t n,
+                                             double scale, double shift, const double *next,
+                                             const int store, double *rest) {
     const __m512d vs = _mm512_set1_pd(scale), vsh = _mm512_set1_pd(shift);
     const int to_l1 = sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(double));
+    const __mmask8 all = (__mmask8)0xff, countable = isfinite(shift) ? all : 0;
     double hi = 0, lo = 0;
+    ptrdiff_t ones = 0;
     ptrdiff_t i = 0;
     while (i < n) {
         const ptrdiff_t end = n - i > 1024 ? i + 1024 : n;
         __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 32 <= end; i += 32) {
             if (next) sf_prefetch_256(next + i, to_l1);
-            const __m512d e0 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i), vs, vsh));
-            const __m512d e1 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i + 8), vs, vsh));
-            const __m512d e2 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i + 16), vs, vsh));
-            const __m512d e3 = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_loadu_pd(x + i + 24), vs, vsh));
-            if (y) {
+            const __m512d e0 = sf_f64_term__avx512(_mm512_loadu_pd(x + i), vs, vsh, all, countable, store, &a0, &ones);
+            const __m512d e1 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 8), vs, vsh, all, countable, store, &a1, &ones);
+            const __m512d e2 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 16), vs, vsh, all, countable, store, &a2, &ones);
+            const __m512d e3 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 24), vs, vsh, all, countable, store, &a3, &ones);
+            if (store) {
                 _mm512_storeu_pd(y + i, e0);
                 _mm512_storeu_pd(y + i + 8, e1);
                 _mm512_storeu_pd(y + i + 16, e2);
                 _mm512_storeu_pd(y + i + 24, e3);
             }
-            a0 = _mm512_add_pd(a0, e0);
-            a1 = _mm512_add_pd(a1, e1);
-            a2 = _mm512_add_pd(a2, e2);
-            a3 = _mm512_add_pd(a3, e3);
         }
         for (; i < end; i += 8) {
             const __mmask8 k = end - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (end - i)) - 1);
-            __m512d e = sf_f64_exp_biased__avx512(_mm512_fmsub_pd(_mm512_maskz_loadu_pd(k, x + i), vs, vsh));
-            e = _mm512_maskz_mov_pd(k, e);
-            if (y) _mm512_mask_storeu_pd(y + i, k, e);
-            a1 = _mm512_add_pd(a1, e);
+            const __m512d e = sf_f64_term__avx512(_mm512_maskz_loadu_pd(k, x + i), vs, vsh, k, countable, store, &a1, &ones);
+            if (store) _mm512_mask_storeu_pd(y + i, k, e);
         }
         i = end;
         sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1),
                                                                 _mm512_add_pd(a2, a3))));
     }
-    return (hi + lo) * F64_EXP_UNBIAS;
+    const double others = (hi + lo) * F64_EXP_UNBIAS;
+    if (!store) *rest = ((double)ones - 1.0) + others;
+    return (double)ones + others;
+}
+
+static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, double scale,
+                                     double shift, const double *next, double *rest) {
+    return y ? sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, NULL)
+             : sf_f64_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, rest);
 }
 
 #define SF_F64_WRITE_LOOP(x, y, n, stream, OP)                                                    \
@@ -337,7 +411,7 @@ static void sf_f64_store_exp__avx512(const double *x, double *y, ptrdiff_t n, do
                                      double max, double inv_biased, int stream) {
     const __m512d vs = _mm512_set1_pd(scale), vm = _mm512_set1_pd(max);
     const __m512d vi = _mm512_set1_pd(inv_biased);
-#define SF_OP(v) _mm512_mul_pd(sf_f64_exp_biased__avx512(_mm512_fmsub_pd((v), vs, vm)), vi)
+#define SF_OP(v) _mm512_mul_pd(sf_f64_exp_of_diff__avx512(_mm512_mul_pd((v), vs), vm), vi)
     SF_F64_WRITE_LOOP(x, y, n, stream, SF_OP);
 #undef SF_OP
 }

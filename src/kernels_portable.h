@@ -20,7 +20,10 @@
 #define LANES SF_LANES_F32
 #define FN(name) SF_NAME(f32, name, SF_ISA)
 #define EXP_BIASED f32_exp_biased
+#define EXP2_BIASED f32_exp2_biased
 #define EXP_PARTS f32_exp_parts
+#define EXP_PARTS2 f32_exp_parts2
+#define TWO_DIFF f32_two_diff
 #define EXP_BIAS F32_EXP_BIAS
 #define EXP_UNBIAS F32_EXP_UNBIAS
 #define EXP_ZERO_K (-191.0f) /* -(127 + BIAS): POW2I(k + BIAS) is +0.0 here */
@@ -55,7 +58,10 @@
 #undef LANES
 #undef FN
 #undef EXP_BIASED
+#undef EXP2_BIASED
 #undef EXP_PARTS
+#undef EXP_PARTS2
+#undef TWO_DIFF
 #undef EXP_BIAS
 #undef EXP_UNBIAS
 #undef EXP_ZERO_K
@@ -69,7 +75,10 @@
 #define LANES SF_LANES_F64
 #define FN(name) SF_NAME(f64, name, SF_ISA)
 #define EXP_BIASED f64_exp_biased
+#define EXP2_BIASED f64_exp2_biased
 #define EXP_PARTS f64_exp_parts
+#define EXP_PARTS2 f64_exp_parts2
+#define TWO_DIFF f64_two_diff
 #define EXP_BIAS F64_EXP_BIAS
 #define EXP_UNBIAS F64_EXP_UNBIAS
 #define EXP_ZERO_K (-1151.0) /* -(1023 + BIAS) */

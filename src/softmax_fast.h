@@ -19,11 +19,15 @@ enum sf_algorithm { SF_THREE_PASS = 0, SF_TWO_PASS = 1, SF_ONLINE = 2, SF_NUM_AL
 
 /* The exponential sum of a slice in factored form: sum(exp(v)) = sum * exp(max).
  * For the (max, sum) partials of the three-pass and online reductions `max` is the slice's
- * maximum (or -inf with sum 0 for a slice holding only -inf). For the two-pass reduction it is
- * the extended-range pair relative to a shift c: sum(exp(v)) = sum * 2^max * exp(c). */
+ * maximum (or -inf with sum 0 for a slice holding only -inf), and `rest` is sum - 1 computed
+ * without the rounding of the 1: the terms equal to the max are counted apart from the others,
+ * so log(sum) = log1p(rest) keeps its accuracy when the max dominates (a log_softmax output
+ * near 0 is -log(sum)). For the two-pass reduction it is the extended-range pair relative to a
+ * shift c, sum(exp(v)) = sum * 2^max * exp(c), and rest is unused. */
 typedef struct sf_partial {
     double max;
     double sum;
+    double rest;
 } sf_partial;
 
 /* One dtype's kernels. T is float or double. `scale` multiplies x before anything else.
@@ -83,6 +87,9 @@ const sf_kernels *sf_kernels_for_isa(int isa);
 /* The best level that both the CPU and this build support. */
 int sf_best_isa(void);
 
+/* exp(a - b) with a - b taken exactly: a rounded difference d costs exp(d) a relative error of
+ * |d| u (float64 maxima of blocks far apart). */
+double sf_exp_of_diff(double a, double b);
 /* Merge two (max, sum) partials of the exp-sum; associative and NaN-propagating. */
 sf_partial sf_merge_partials(sf_partial a, sf_partial b);
 /* Merge two extended-range (exponent, mantissa) partials of the two-pass reduction. */
