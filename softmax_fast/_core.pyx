@@ -32,10 +32,11 @@ cdef extern from "softmax_fast.h" nogil:
     ctypedef sf_partial (*f32_online_fn)(const float *, Py_ssize_t, float) noexcept nogil
     ctypedef sf_partial (*f32_store_fn)(const float *, float *, Py_ssize_t, float, const float *) noexcept nogil
     ctypedef int (*f32_two_pass_fn)(const float *, Py_ssize_t, float, float, sf_partial *) noexcept nogil
-    ctypedef void (*f32_rescale_fn)(const float *, float *, Py_ssize_t, double, int) noexcept nogil
-    ctypedef void (*f32_write_fn)(const float *, float *, Py_ssize_t, float, double, double, int) noexcept nogil
+    ctypedef void (*f32_rescale_fn)(const float *, float *, Py_ssize_t, double, double, int) noexcept nogil
+    ctypedef void (*f32_write_fn)(const float *, float *, Py_ssize_t, float, double, double, double,
+                                  int) noexcept nogil
     ctypedef void (*f32_write2_fn)(const float *, float *, Py_ssize_t, float, float, double,
-                                   double) noexcept nogil
+                                   double, double) noexcept nogil
     ctypedef void (*f32_columns_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                     Py_ssize_t, float, int) noexcept nogil
     ctypedef void (*f32_lse_columns_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
@@ -45,10 +46,11 @@ cdef extern from "softmax_fast.h" nogil:
     ctypedef sf_partial (*f64_online_fn)(const double *, Py_ssize_t, double) noexcept nogil
     ctypedef sf_partial (*f64_store_fn)(const double *, double *, Py_ssize_t, double, const double *) noexcept nogil
     ctypedef int (*f64_two_pass_fn)(const double *, Py_ssize_t, double, double, sf_partial *) noexcept nogil
-    ctypedef void (*f64_rescale_fn)(const double *, double *, Py_ssize_t, double, int) noexcept nogil
-    ctypedef void (*f64_write_fn)(const double *, double *, Py_ssize_t, double, double, double, int) noexcept nogil
+    ctypedef void (*f64_rescale_fn)(const double *, double *, Py_ssize_t, double, double, int) noexcept nogil
+    ctypedef void (*f64_write_fn)(const double *, double *, Py_ssize_t, double, double, double, double,
+                                  int) noexcept nogil
     ctypedef void (*f64_write2_fn)(const double *, double *, Py_ssize_t, double, double, double,
-                                   double) noexcept nogil
+                                   double, double) noexcept nogil
     ctypedef void (*f64_columns_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                     Py_ssize_t, double, int) noexcept nogil
     ctypedef void (*f64_lse_columns_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
@@ -93,7 +95,10 @@ cdef extern from "softmax_fast.h" nogil:
     const sf_kernels *sf_kernels_for_isa(int isa)
     int sf_best_isa()
     double sf_exp_of_diff(double a, double b)
+    double sf_inverse2(double s, double *lo)
+    double sf_log1p2(double rest, double *lo)
     sf_partial sf_merge_partials(sf_partial a, sf_partial b)
+    sf_partial sf_merge_all(const sf_partial *p, Py_ssize_t count)
     sf_partial sf_merge_extended(sf_partial a, sf_partial b)
     double sf_f32_logsumexp_finish(const float *x, Py_ssize_t n, Py_ssize_t stride, float scale,
                                    sf_partial p)
@@ -258,29 +263,33 @@ cdef inline void k_write(bint lg, int algo, const floating *x, floating *y, Py_s
     """Pass 2 of one block, given its own partial and the merged partial of the row. `stored`:
     the block's terms exp(v - block max) from pass 1 (three-pass softmax), or NULL to compute
     from x. `stream`: write y with non-temporal stores."""
-    cdef double factor
+    cdef double f, lo = 0.0
     if lg:   # (max, sum): log_softmax never runs with the two-pass reduction here
         if floating is float:
-            K.f32.write_log_softmax(x, y, n, sc, total.max, log1p(total.rest), stream)
+            K.f32.write_log_softmax(x, y, n, sc, total.max, log1p(total.rest), 0.0, stream)
         else:
-            K.f64.write_log_softmax(x, y, n, sc, total.max, log1p(total.rest), stream)
-    elif stored != NULL:    # one multiply finishes the stored terms
-        factor = (sf_exp_of_diff(block.max, total.max) / total.sum if block.max != total.max
-                  else 1.0 / total.sum)
+            f = sf_log1p2(total.rest, &lo)
+            K.f64.write_log_softmax(x, y, n, sc, total.max, f, lo, stream)
+        return
+    f = sf_inverse2(total.sum, &lo)
+    if stored != NULL:    # one multiply finishes the stored terms
+        if block.max != total.max:   # float32 only: float64 does not store (blocked_row)
+            f = sf_exp_of_diff(block.max, total.max) * f
+            lo = 0.0
         if floating is float:
-            K.f32.rescale(stored, y, n, factor, stream)
+            K.f32.rescale(stored, y, n, f, lo, stream)
         else:
-            K.f64.rescale(stored, y, n, factor, stream)
+            K.f64.rescale(stored, y, n, f, lo, stream)
     elif algo == SF_TWO_PASS:
         if floating is float:
-            K.f32.write_two_pass(x, y, n, sc, shift, total.max, 1.0 / total.sum)
+            K.f32.write_two_pass(x, y, n, sc, shift, total.max, f, lo)
         else:
-            K.f64.write_two_pass(x, y, n, sc, shift, total.max, 1.0 / total.sum)
+            K.f64.write_two_pass(x, y, n, sc, shift, total.max, f, lo)
     else:    # three-pass or online reduction: (max, sum) of the row
         if floating is float:
-            K.f32.write_softmax(x, y, n, sc, total.max, 1.0 / total.sum, stream)
+            K.f32.write_softmax(x, y, n, sc, total.max, f, lo, stream)
         else:
-            K.f64.write_softmax(x, y, n, sc, total.max, 1.0 / total.sum, stream)
+            K.f64.write_softmax(x, y, n, sc, total.max, f, lo, stream)
 
 
 cdef inline double k_lse_finish(const floating *x, Py_ssize_t n, Py_ssize_t stride, floating sc,
@@ -297,11 +306,10 @@ cdef inline double k_lse_finish(const floating *x, Py_ssize_t n, Py_ssize_t stri
 cdef inline sf_partial merge_blocks(int algo, sf_partial *parts, Py_ssize_t nb) noexcept nogil:
     cdef sf_partial total = parts[0]
     cdef Py_ssize_t b
+    if algo != SF_TWO_PASS:
+        return sf_merge_all(parts, nb)
     for b in range(1, nb):
-        if algo == SF_TWO_PASS:
-            total = sf_merge_extended(total, parts[b])
-        else:
-            total = sf_merge_partials(total, parts[b])
+        total = sf_merge_extended(total, parts[b])
     return total
 
 
@@ -313,7 +321,7 @@ cdef inline const floating *next_block(const floating *x, Py_ssize_t lo, Py_ssiz
 cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
                      floating sc, int nt, bint stream) noexcept nogil:
     """Softmax of one contiguous row cut into BLOCK-sized blocks; nt threads share the blocks.
-    Three-pass softmax keeps its terms in y between the passes, unless y is streamed (an output
+    Three-pass float32 softmax keeps its terms in y between the passes, unless y is streamed (an output
     far larger than the cache): then pass 2 recomputes them from x, which costs a second read
     of x instead of a read and a write of y. Returns -1 when out of memory."""
     cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
@@ -328,7 +336,9 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
     if lg and algo == SF_TWO_PASS:
         # log_softmax needs the max (x - lse would cancel near it): online reduction instead
         algo = SF_ONLINE
-    if algo == SF_THREE_PASS and not lg and not stream:
+    # float64 recomputes too: a stored block far below the max would need its factor
+    # exp(block max - max) / sum to float64 accuracy, which one exp does not give
+    if algo == SF_THREE_PASS and not lg and not stream and floating is float:
         store = y
     if nt > 1:
         for b in prange(nb, num_threads=nt, schedule='static'):

@@ -213,6 +213,20 @@ SF_INLINE void sf_acc_add(double *hi, double *lo, double v) {
     *lo += err;
 }
 
+/* exp(a - b) as hi + *lo, beyond double where long double is wider (dispatch.c) */
+double sf_exp_of_diff2(double a, double b, double *lo);
+
+/* (hi + lo) *= exp(a - b) for a < b: the factor in double-double and the rounding of hi * f
+ * kept in lo, so rescaling a sum costs it no accuracy. Rare (a lane's max changed): the
+ * factor is a libm call. */
+static inline void sf_acc_scale(double *hi, double *lo, double a, double b) {
+    double f_lo;
+    const double f = sf_exp_of_diff2(a, b, &f_lo);
+    const double p = *hi * f;
+    *lo = (fma(*hi, f, -p) + *lo * f) + *hi * f_lo;
+    *hi = p;
+}
+
 /* Fold m * 2^e (e integer-valued) into the compensated extended sum (hi + lo) * 2^E. */
 static inline void sf_ext_fold(double *E, double *hi, double *lo, double e, double m) {
     if (e > *E) {

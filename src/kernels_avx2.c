@@ -149,6 +149,7 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
 }
 
 #define SF_ISA avx2
+#define SF_HAVE_FMA 1
 #define SF_LANES_F32 32 /* four 8-float vectors: independent accumulators hide FP latency */
 #define SF_LANES_F64 16
 #define SF_F32_RMAX sf_f32_rmax__avx2

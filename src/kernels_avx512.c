@@ -222,27 +222,33 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
     } while (0)
 
 /* y = src * factor (factor already carries the 2^-64 that unbiases the terms) */
-static void sf_f32_store_scaled__avx512(const float *src, float *y, ptrdiff_t n, float factor,
-                                        int stream) {
-    const __m512 vf = _mm512_set1_ps(factor);
-#define SF_OP(v) _mm512_mul_ps((v), vf)
+/* y = src * (hi + lo) with one rounding (the portable FN(apply)) */
+static void sf_f32_store_scaled__avx512(const float *src, float *y, ptrdiff_t n, float hi,
+                                        float lo, int stream) {
+    const __m512 vh = _mm512_set1_ps(hi), vl = _mm512_set1_ps(lo);
+#define SF_OP(v) _mm512_fmadd_ps((v), vh, _mm512_mul_ps((v), vl))
     SF_F32_WRITE_LOOP(src, y, n, stream, SF_OP);
 #undef SF_OP
 }
 
-/* y = exp(scale*x - max) * inv_biased, inv_biased = 2^-64 / sum */
+SF_INLINE __m512 sf_f32_mul_factor__avx512(__m512 t, __m512 hi, __m512 lo) {
+    return _mm512_fmadd_ps(t, hi, _mm512_mul_ps(t, lo));
+}
+
+/* y = exp(scale*x - max) * (hi + lo), hi + lo = 2^-64 / sum */
 static void sf_f32_store_exp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
-                                     float max, float inv_biased, int stream) {
+                                     float max, float hi, float lo, int stream) {
     const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(max);
-    const __m512 vi = _mm512_set1_ps(inv_biased);
-#define SF_OP(v) _mm512_mul_ps(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm), vi)
+    const __m512 vh = _mm512_set1_ps(hi), vl = _mm512_set1_ps(lo);
+#define SF_OP(v) sf_f32_mul_factor__avx512(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm), vh, vl)
     SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP);
 #undef SF_OP
 }
 
 /* y = (scale*x - max) - log_sum, in float: both terms are <= 0, so there is no cancellation. */
 static void sf_f32_write_log__avx512(const float *x, float *y, ptrdiff_t n, float scale,
-                                     float max, float log_sum, int stream) {
+                                     float max, float log_sum, float log_lo, int stream) {
+    (void)log_lo; /* beyond float32 */
     const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(max);
     const __m512 vl = _mm512_set1_ps(log_sum);
 #define SF_OP(v) _mm512_sub_ps(_mm512_fmsub_ps((v), vs, vm), vl)
@@ -399,33 +405,56 @@ static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, do
         }                                                                                         \
     } while (0)
 
-static void sf_f64_store_scaled__avx512(const double *src, double *y, ptrdiff_t n, double factor,
-                                        int stream) {
-    const __m512d vf = _mm512_set1_pd(factor);
-#define SF_OP(v) _mm512_mul_pd((v), vf)
+static void sf_f64_store_scaled__avx512(const double *src, double *y, ptrdiff_t n, double hi,
+                                        double lo, int stream) {
+    const __m512d vh = _mm512_set1_pd(hi), vl = _mm512_set1_pd(lo);
+#define SF_OP(v) _mm512_fmadd_pd((v), vh, _mm512_mul_pd((v), vl))
     SF_F64_WRITE_LOOP(src, y, n, stream, SF_OP);
 #undef SF_OP
 }
 
+SF_INLINE __m512d sf_f64_mul_factor__avx512(__m512d t, __m512d hi, __m512d lo) {
+    return _mm512_fmadd_pd(t, hi, _mm512_mul_pd(t, lo));
+}
+
 static void sf_f64_store_exp__avx512(const double *x, double *y, ptrdiff_t n, double scale,
-                                     double max, double inv_biased, int stream) {
+                                     double max, double hi, double lo, int stream) {
     const __m512d vs = _mm512_set1_pd(scale), vm = _mm512_set1_pd(max);
-    const __m512d vi = _mm512_set1_pd(inv_biased);
-#define SF_OP(v) _mm512_mul_pd(sf_f64_exp_of_diff__avx512(_mm512_mul_pd((v), vs), vm), vi)
+    const __m512d vh = _mm512_set1_pd(hi), vl = _mm512_set1_pd(lo);
+#define SF_OP(v) sf_f64_mul_factor__avx512(sf_f64_exp_of_diff__avx512(_mm512_mul_pd((v), vs), vm), vh, vl)
     SF_F64_WRITE_LOOP(x, y, n, stream, SF_OP);
 #undef SF_OP
 }
 
+/* a - b = hi + *lo exactly (TwoSum), lanes as f64_two_diff */
+SF_INLINE __m512d sf_f64_two_diff__avx512(__m512d a, __m512d b, __m512d *lo) {
+    const __m512d hi = _mm512_sub_pd(a, b);
+    const __m512d bv = _mm512_sub_pd(hi, a);
+    *lo = _mm512_sub_pd(_mm512_sub_pd(a, _mm512_sub_pd(hi, bv)), _mm512_add_pd(b, bv));
+    return hi;
+}
+
+/* (v - max) - (log_sum + log_lo) rounded about once, as the portable two-term write */
+SF_INLINE __m512d sf_f64_log_term__avx512(__m512d v, __m512d vm, __m512d vlh, __m512d vll) {
+    __m512d dl, e;
+    const __m512d dh = sf_f64_two_diff__avx512(v, vm, &dl);
+    const __m512d s = sf_f64_two_diff__avx512(dh, vlh, &e);
+    __m512d c = _mm512_sub_pd(_mm512_add_pd(e, dl), vll);
+    c = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(c, c, _CMP_ORD_Q), c); /* NaN: dh not finite */
+    return _mm512_add_pd(s, c);
+}
+
 static void sf_f64_write_log__avx512(const double *x, double *y, ptrdiff_t n, double scale,
-                                     double max, double log_sum, int stream) {
+                                     double max, double log_sum, double log_lo, int stream) {
     const __m512d vs = _mm512_set1_pd(scale), vm = _mm512_set1_pd(max);
-    const __m512d vl = _mm512_set1_pd(log_sum);
-#define SF_OP(v) _mm512_sub_pd(_mm512_fmsub_pd((v), vs, vm), vl)
+    const __m512d vlh = _mm512_set1_pd(log_sum), vll = _mm512_set1_pd(log_lo);
+#define SF_OP(v) sf_f64_log_term__avx512(_mm512_mul_pd((v), vs), vm, vlh, vll)
     SF_F64_WRITE_LOOP(x, y, n, stream, SF_OP);
 #undef SF_OP
 }
 
 #define SF_ISA avx512
+#define SF_HAVE_FMA 1
 #define SF_LANES_F32 32 /* two 16-float vectors: measured faster than four on 1000-long rows */
 #define SF_LANES_F64 16
 #define SF_F32_RMAX sf_f32_rmax__avx512

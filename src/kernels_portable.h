@@ -14,6 +14,8 @@
 #define SF_TABLE_NAME(isa) SF_TABLE_NAME_(isa)
 #define SF_STR_(x) #x
 #define SF_STR(x) SF_STR_(x)
+/* The ISA file defines SF_HAVE_FMA when its target has FMA (GCC's target pragma does not
+ * define __FMA__ for the preprocessor): the final multiply of a softmax then rounds once. */
 
 #define T float
 #define WIDE double /* sums and the final scaling of float32 run in double */
@@ -32,6 +34,10 @@
 /* two-pass: |scale*x - shift| must stay below this for the range reduction */
 #define TWO_PASS_BOUND 1400.0f
 #define TABLE_FIELD f32
+#define FMA_T fmaf
+/* log(sum) in double is far beyond float32: one term, and the WIDE log_softmax write */
+#define LOG_SUM2(rest, lo) (*(lo) = 0.0, log1p(rest))
+#define SF_LOG_TWO_TERMS 0
 #ifdef SF_F32_RMAX
 #define FAST_RMAX SF_F32_RMAX
 #endif
@@ -69,6 +75,9 @@
 #undef POW2_MIN
 #undef TWO_PASS_BOUND
 #undef TABLE_FIELD
+#undef FMA_T
+#undef LOG_SUM2
+#undef SF_LOG_TWO_TERMS
 
 #define T double
 #define WIDE double
@@ -86,6 +95,9 @@
 #define POW2_MIN (-1022.0)
 #define TWO_PASS_BOUND 100000.0
 #define TABLE_FIELD f64
+#define FMA_T fma
+#define LOG_SUM2 sf_log1p2
+#define SF_LOG_TWO_TERMS 1
 #ifdef SF_F64_RMAX
 #define FAST_RMAX SF_F64_RMAX
 #endif

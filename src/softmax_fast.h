@@ -48,14 +48,17 @@ typedef struct sf_partial {
         int (*partial_two_pass)(const T *x, ptrdiff_t n, T scale, T shift, sf_partial *out);       \
         /* block pieces: write passes. `stream` nonzero: y is written with non-temporal stores    \
          * (the caller issues sf_stream_fence() before anyone reads it) */                         \
-        /* y = src * factor, src holding partial_store's biased terms (src may be y) */            \
-        void (*rescale)(const T *src, T *y, ptrdiff_t n, double factor, int stream);               \
+        /* y = src * (factor + factor_lo), src holding partial_store's biased terms (src may be \
+         * y). Factors come in two parts (sf_inverse2): float64 outputs then round once. */      \
+        void (*rescale)(const T *src, T *y, ptrdiff_t n, double factor, double factor_lo,          \
+                        int stream);                                                               \
         void (*write_softmax)(const T *x, T *y, ptrdiff_t n, T scale, double max, double inv_sum,  \
-                              int stream);                                                         \
+                              double inv_lo, int stream);                                          \
+        /* log_sum + log_lo = log(sum) (sf_log1p2) */                                              \
         void (*write_log_softmax)(const T *x, T *y, ptrdiff_t n, T scale, double max,              \
-                                  double log_sum, int stream);                                     \
+                                  double log_sum, double log_lo, int stream);                      \
         void (*write_two_pass)(const T *x, T *y, ptrdiff_t n, T scale, T shift, double exponent,   \
-                               double inv_sum);                                                    \
+                               double inv_sum, double inv_lo);                                     \
         /* a panel of `width` contiguous columns, `n` rows `x_stride`/`y_stride` elements apart;  \
          * softmax (log=0) or log_softmax (log=1) down each column */                              \
         void (*columns[SF_NUM_ALGORITHMS])(const T *x, T *y, ptrdiff_t n, ptrdiff_t width,         \
@@ -90,8 +93,14 @@ int sf_best_isa(void);
 /* exp(a - b) with a - b taken exactly: a rounded difference d costs exp(d) a relative error of
  * |d| u (float64 maxima of blocks far apart). */
 double sf_exp_of_diff(double a, double b);
+/* 1 / s = the result + *lo, to about 2^-106 relative (*lo = 0 where 1 / s is not finite) */
+double sf_inverse2(double s, double *lo);
+/* log1p(rest) = the result + *lo, beyond double where long double is wider */
+double sf_log1p2(double rest, double *lo);
 /* Merge two (max, sum) partials of the exp-sum; associative and NaN-propagating. */
 sf_partial sf_merge_partials(sf_partial a, sf_partial b);
+/* The merge of count partials (count >= 1), rounded once rather than once per partial. */
+sf_partial sf_merge_all(const sf_partial *p, ptrdiff_t count);
 /* Merge two extended-range (exponent, mantissa) partials of the two-pass reduction. */
 sf_partial sf_merge_extended(sf_partial a, sf_partial b);
 /* logsumexp of a strided slice from its (max, sum) partial: max + log(sum), or, when either is
