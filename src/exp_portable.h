@@ -213,7 +213,8 @@ SF_INLINE void sf_acc_add(double *hi, double *lo, double v) {
     *lo += err;
 }
 
-/* exp(a - b) as hi + *lo, beyond double where long double is wider (dispatch.c) */
+/* exp(a - b) as hi + *lo, beyond double where long double is wider (dispatch.c; also declared
+ * in softmax_fast.h, which this header does not include) */
 double sf_exp_of_diff2(double a, double b, double *lo);
 
 /* (hi + lo) *= exp(a - b) for a < b: the factor in double-double and the rounding of hi * f

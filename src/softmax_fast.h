@@ -93,6 +93,8 @@ int sf_best_isa(void);
 /* exp(a - b) with a - b taken exactly: a rounded difference d costs exp(d) a relative error of
  * |d| u (float64 maxima of blocks far apart). */
 double sf_exp_of_diff(double a, double b);
+/* exp(a - b) = the result + *lo, beyond double where long double is wider */
+double sf_exp_of_diff2(double a, double b, double *lo);
 /* 1 / s = the result + *lo, to about 2^-106 relative (*lo = 0 where 1 / s is not finite) */
 double sf_inverse2(double s, double *lo);
 /* log1p(rest) = the result + *lo, beyond double where long double is wider */
