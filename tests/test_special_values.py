@@ -27,7 +27,11 @@ KINDS = {
 
 
 def _positions(n):
-    """First, middle, last, in a tail past a multiple of 16 (and 64), at a block boundary."""
+    """Every position of a short row (each lane of the first vectors and of the tail: 37 is
+    two 16-lane vectors and a tail of 5, or one 32-lane pair and a tail of 5); in long rows
+    first, middle, last, in a tail, at a block boundary."""
+    if n <= 64:
+        return list(range(n))
     pos = {0, n // 2, n - 1, max(0, n - 2)}
     if n > 16384:
         pos |= {16383, 16384, 65536 + 5}
