@@ -5,6 +5,7 @@ ever sees 3-D views (outer, n, inner) of native-endian, aligned float32/float64 
 """
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 import os
@@ -59,7 +60,11 @@ def _as_input(x):
     if isinstance(x, np.ma.MaskedArray):
         mask_where = ~np.ma.getmaskarray(x)
         x = np.ma.getdata(x)
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:   # ragged nesting, too many dimensions, ...
+        kind = ValueError if isinstance(exc, ValueError) else TypeError
+        raise kind(f"x: cannot be converted to an array: {exc}") from exc
     if not (arr.dtype.kind in "biuf" or _is_bfloat16(arr.dtype)):
         raise TypeError(f"x: unsupported dtype {arr.dtype}; softmax_fast takes real numbers "
                         "(bool, integers, float16/32/64, bfloat16)")
@@ -207,14 +212,20 @@ def _plan(arr, axes):
         return None
     n, sn = g
     others = sorted((d for d in range(arr.ndim) if d not in axes), key=lambda d: -abs(st[d]))
+    zero = [d for d in others if st[d] == 0 and sh[d] > 1]    # broadcast dims
     if n == 1:
-        outer, inner = others, []
-    else:
-        outer = [d for d in others if abs(st[d]) >= abs(sn)]
-        inner = [d for d in others if abs(st[d]) < abs(sn)]
-    if _group(sh, st, outer) is None or _group(sh, st, inner) is None:
-        return None
-    return outer, red, inner
+        splits = [(others, [])]
+    else:   # broadcast dims outside: the slices of one repeated slice are then written apart
+        splits = [([d for d in others if abs(st[d]) >= abs(sn) or d in zero],
+                   [d for d in others if abs(st[d]) < abs(sn) and d not in zero])]
+    # broadcast dims merge only with each other: else try them as a group of their own
+    if zero:
+        rest = [d for d in others if d not in zero]
+        splits += [(zero, rest), (rest, zero)]
+    for outer, inner in splits:
+        if _group(sh, st, outer) is not None and _group(sh, st, inner) is not None:
+            return outer, red, inner
+    return None
 
 
 def _view3(arr, plan, writeable):
@@ -234,22 +245,68 @@ def _from3(tmp3, shape, plan):
     return full.transpose(np.argsort(order))
 
 
+def _zero_stride_dims(arr, dims):
+    """The dims among `dims` along which `arr` repeats one value (stride 0, length > 1)."""
+    return [d for d in dims if arr.strides[d] == 0 and arr.shape[d] > 1]
+
+
 def _native(arr, compute):
     if arr.dtype == compute and arr.dtype.isnative and arr.flags.aligned:
         return arr
+    zero = _zero_stride_dims(arr, range(arr.ndim))
+    if zero:   # a broadcast input: cast what it repeats, not the repetitions
+        base = arr[tuple(slice(0, 1) if d in zero else slice(None) for d in range(arr.ndim))]
+        return np.broadcast_to(_cast(base, compute), arr.shape)
     return _cast(arr, compute)
 
 
-def _prepare_source(arr, axes):
-    """(source array, plan) with a plan its layout allows: a contiguous copy when none does."""
+def _contiguous_plan(ndim, axes):
+    """The plan of an array laid out C-contiguously with the reduced axes last."""
+    return [d for d in range(ndim) if d not in axes], list(axes), []
+
+
+def _prepare_source(arr, axes, like=None):
+    """(source array, plan) with a plan its layout allows. When none does, a copy of `arr` in
+    the memory order of `like`'s plan (the array to be written, so that it can be written
+    directly), or else with the reduced axes last; the plan numbers dims as `arr` does."""
     plan = _plan(arr, axes)
     if plan is not None:
         return arr, plan
-    others = [d for d in range(arr.ndim) if d not in axes]
-    moved = np.ascontiguousarray(arr.transpose(others + list(axes)))
-    k = len(axes)
-    nd = arr.ndim
-    return moved, (list(range(nd - k)), list(range(nd - k, nd)), [])
+    if like is not None:
+        plan = _plan(like, axes)
+    if plan is None:
+        plan = _contiguous_plan(arr.ndim, axes)
+    order = [d for dims in plan for d in dims]
+    moved = np.ascontiguousarray(arr.transpose(order)).transpose(np.argsort(order))
+    return moved, plan
+
+
+def _empty_for_plan(like, plan, dtype):
+    """An uninitialized array shaped as `like` that `_view3` can view under `plan`: in `like`'s
+    memory order when that suits the plan, else in the plan's order. (A broadcast `like`
+    always takes the plan's order: NumPy would put its zero-stride dims innermost, which makes
+    the kernels write strided slices.)"""
+    if not _zero_stride_dims(like, range(like.ndim)):
+        a = np.empty_like(like, dtype=dtype)
+        if _view3(a, plan, writeable=True) is not None:
+            return a
+        a = None   # release it before allocating the other one
+    order = [d for dims in plan for d in dims]
+    return np.empty([like.shape[d] for d in order], dtype=dtype).transpose(np.argsort(order))
+
+
+def _repeats_correction(res, repeats, op):
+    """`res` divided by `repeats` (op "divide": softmax), or minus / plus log(repeats) ("sub_log":
+    log_softmax, "add_log": logsumexp), computed in float64 and rounded to res's dtype: the
+    correction for reduced axes along which the input repeats each value `repeats` times."""
+    c = float(repeats) if op == "divide" else math.log(repeats)
+    ufunc = {"divide": np.divide, "sub_log": np.subtract, "add_log": np.add}[op]
+    with np.errstate(all="ignore"):
+        if isinstance(res, np.ndarray):   # in place (res is `out` or our own result)
+            ufunc(res, c, out=res, dtype=np.float64, casting="unsafe")
+            return res
+        value = ufunc(np.float64(res), c)    # a NumPy scalar result
+        return np.asarray(value).astype(np.asarray(res).dtype)[()]
 
 
 # A float32 result outside float16's range rounds to +-inf (or to 0 below it): that is the correct
@@ -337,35 +394,45 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
     in_place = _check_out(out, arr.shape, result_dtype, arr)
     # ---- nothing has been written above this line ----
 
-    xc = _native(arr, compute)
-    if out is not None and out.dtype == compute and (in_place or xc is not arr or
-                                                     not np.may_share_memory(out, xc)):
-        target = out
-    else:
-        target = np.empty_like(xc, dtype=compute)
-    if arr.size == 0:
-        if target is not out and out is not None:
-            return out
-        return _cast(target, result_dtype)
+    repeated = _zero_stride_dims(arr, axes) if wh is None and not in_place else []
+    if repeated and arr.size and _plan(arr, axes) is None:
+        # a slice that repeats each value k times along broadcast (zero-stride) axes, in a
+        # layout that would need a copy of the input: the softmax over the other axes,
+        # divided by k (log_softmax: minus log k)
+        rest = tuple(d for d in axes if d not in repeated)
+        res = softmax_like(arr, rest, out, dtype, None, scale, algorithm, num_threads, log)
+        return _repeats_correction(res, math.prod(arr.shape[d] for d in repeated),
+                                   "sub_log" if log else "divide")
 
-    src = xc
+    xc = _native(arr, compute)
+    use_out = out is not None and out.dtype == compute and (in_place or xc is not arr or
+                                                            not np.may_share_memory(out, xc))
+    if arr.size == 0:
+        if out is not None:
+            return out
+        return np.empty_like(xc, dtype=result_dtype)
+
     if wh is not None:
         # masked-out entries become -inf after scaling: they take no part and give 0 / -inf
+        plan = _plan(xc, axes) or _contiguous_plan(xc.ndim, axes)
+        target = out if use_out else _empty_for_plan(xc, plan, compute)
         np.multiply(xc, compute.type(sc), out=target)
         np.copyto(target, -np.inf, where=~wh)
-        src, sc = target, 1.0
-    src, plan = _prepare_source(src, axes)
+        sc = 1.0
+        src, plan = _prepare_source(target, axes, like=target)
+    else:
+        src, plan = _prepare_source(xc, axes, like=out if use_out else None)
+        target = out if use_out else _empty_for_plan(xc, plan, compute)
     v_src = _view3(src, plan, writeable=False)
-    dst_plan = plan if src is xc or src is target else _plan_for_moved(arr.ndim, axes)
-    v_dst = _view3(target, dst_plan, writeable=True)
+    v_dst = _view3(target, plan, writeable=True)
     tmp = None
-    if v_dst is None:
+    if v_dst is None:    # an `out` whose layout does not suit the plan
         tmp = np.empty(v_src.shape, dtype=compute)
         v_dst = tmp
     algo = _resolve_algorithm(algorithm, compute, log)
     _core.softmax_3d(v_src, v_dst, log, algo, sc, nt)
     if tmp is not None:
-        np.copyto(target, _from3(tmp, target.shape, dst_plan))
+        np.copyto(target, _from3(tmp, target.shape, plan))
     if wh is not None:
         fully_masked = ~wh.any(axis=axes, keepdims=True)
         if fully_masked.any():
@@ -375,12 +442,6 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
             _cast_into(out, target)
         return out
     return target if result_dtype == compute else _cast(target, result_dtype)
-
-
-def _plan_for_moved(ndim, axes):
-    """The plan, in the caller's dim numbering, of a source copied by _prepare_source."""
-    others = [d for d in range(ndim) if d not in axes]
-    return others, list(axes), []
 
 
 def _fast_logsumexp(x, axis, num_threads):
@@ -429,6 +490,15 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
     _check_out(out, result_shape, result_dtype, arr)
     # ---- nothing has been written above this line ----
 
+    repeated = _zero_stride_dims(arr, axes) if wh is None else []
+    if repeated and arr.size:
+        # each value repeated k times along broadcast (zero-stride) axes: log(k) plus the
+        # logsumexp of one repetition (reading the repetitions would need a copy of the
+        # input for some layouts, and a gathered row of all of them for the others)
+        one = arr[tuple(slice(0, 1) if d in repeated else slice(None) for d in range(arr.ndim))]
+        res = logsumexp(one, axes, keepdims, out, dtype, None, scale, num_threads)
+        return _repeats_correction(res, math.prod(arr.shape[d] for d in repeated), "add_log")
+
     xc = _native(arr, compute)
     if wh is not None:
         masked = np.multiply(xc, compute.type(sc))
@@ -442,8 +512,6 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
         v_src = _view3(src, plan, writeable=False)
         tmp = np.empty((v_src.shape[0], v_src.shape[2]), dtype=compute)
         _core.logsumexp_3d(v_src, tmp, sc, nt)
-        if src is not xc:
-            plan = _plan_for_moved(arr.ndim, axes)
         res = _from3(tmp.reshape(v_src.shape[0], 1, v_src.shape[2]), kept, plan)
     res = res.reshape(result_shape)
     if out is not None:
