@@ -19,6 +19,19 @@
 #define SF_INLINE static inline __attribute__((always_inline))
 #endif
 
+/* Multiply-adds of the polynomials. The build turns off the compiler's own contraction
+ * (-ffp-contract=off): it would fuse a product into a following subtraction, e.g. scale*x into
+ * the TwoSum of scale*x - max, whose error term then describes a different sum (a 1-element row
+ * with scale=-0.37 gave 1 +- 2 ulp). Where the target has FMA (SF_HAVE_FMA, set by the ISA file)
+ * the polynomials ask for it explicitly. */
+#ifdef SF_HAVE_FMA
+#define SF_MADDF(a, b, c) fmaf((a), (b), (c))
+#define SF_MADD(a, b, c) fma((a), (b), (c))
+#else
+#define SF_MADDF(a, b, c) ((a) * (b) + (c))
+#define SF_MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
 /* ------------------------------------------------------------------------------------------ */
 /* float32 exp pieces                                                                         */
 
@@ -56,11 +69,11 @@ SF_INLINE float f32_pow2i(float k) {
 /* exp(r) on |r| <= ln2/2 (a little beyond is fine) */
 SF_INLINE float f32_exp_poly(float r) {
     float q = F32_EXP_C6;
-    q = q * r + F32_EXP_C5;
-    q = q * r + F32_EXP_C4;
-    q = q * r + F32_EXP_C3;
-    q = q * r + F32_EXP_C2;
-    return (q * r) * r + r + 1.0f;
+    q = SF_MADDF(q, r, F32_EXP_C5);
+    q = SF_MADDF(q, r, F32_EXP_C4);
+    q = SF_MADDF(q, r, F32_EXP_C3);
+    q = SF_MADDF(q, r, F32_EXP_C2);
+    return SF_MADDF(q * r, r, r) + 1.0f;
 }
 
 /* exp(d + lo) = p * 2^nf with p in [0.7, 1.42], for |d| < 2^11 * ln2 and |lo| <= ulp(d): lo is
@@ -149,16 +162,16 @@ SF_INLINE double f64_pow2i(double k) {
 
 SF_INLINE double f64_exp_poly(double r) {
     double q = F64_EXP_C11;
-    q = q * r + F64_EXP_C10;
-    q = q * r + F64_EXP_C9;
-    q = q * r + F64_EXP_C8;
-    q = q * r + F64_EXP_C7;
-    q = q * r + F64_EXP_C6;
-    q = q * r + F64_EXP_C5;
-    q = q * r + F64_EXP_C4;
-    q = q * r + F64_EXP_C3;
-    q = q * r + F64_EXP_C2;
-    return (q * r) * r + r + 1.0;
+    q = SF_MADD(q, r, F64_EXP_C10);
+    q = SF_MADD(q, r, F64_EXP_C9);
+    q = SF_MADD(q, r, F64_EXP_C8);
+    q = SF_MADD(q, r, F64_EXP_C7);
+    q = SF_MADD(q, r, F64_EXP_C6);
+    q = SF_MADD(q, r, F64_EXP_C5);
+    q = SF_MADD(q, r, F64_EXP_C4);
+    q = SF_MADD(q, r, F64_EXP_C3);
+    q = SF_MADD(q, r, F64_EXP_C2);
+    return SF_MADD(q * r, r, r) + 1.0;
 }
 
 SF_INLINE double f64_exp_parts2(double d, double lo, double *nf) { /* as f32_exp_parts2 */

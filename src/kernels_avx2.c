@@ -9,6 +9,7 @@
  */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #pragma GCC target("avx2,fma,popcnt")
+#define SF_HAVE_FMA 1 /* this target has FMA: exp_portable.h and the kernels use it */
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
@@ -149,7 +150,6 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
 }
 
 #define SF_ISA avx2
-#define SF_HAVE_FMA 1
 #define SF_LANES_F32 32 /* four 8-float vectors: independent accumulators hide FP latency */
 #define SF_LANES_F64 16
 #define SF_F32_RMAX sf_f32_rmax__avx2

@@ -476,23 +476,11 @@ def test_where_zero_scale_and_inf_does_not_warn(fn_name, special, mask):
     call(getattr(sf, fn_name), x, where=np.array([mask, True]), scale=0.0)
 
 
-# An inexact scale: the kernels take the max of the rounded products scale * x but subtract it
-# from the exact products, so exp sees the product's rounding error (up to ulp(scale * x) / 2).
+# An inexact scale: the max and the terms must both see scale * x rounded the same way. They did
+# not while gcc fused scale * x into the subtraction of the max (-ffp-contract, now off): exp saw
+# the product's rounding error, e.g. sf.softmax(np.float32([473.19577]), scale=0.375,
+# algorithm="online") -> [1.0000076], and NaN / -inf for large logits (float32 [1e10], scale=3).
 # Equal logits make the answer exact whatever the rounding (softmax 1/n, log_softmax -log n).
-# * Moderate logits: within the tolerance model's s term, but a one-element log_softmax is
-#   positive and the online algorithm's SIMD softmax leaves [0, 1]:
-#     sf.log_softmax(np.float32([473.19577]), scale=0.375)  -> [3.8e-06] (scalar, avx512), want [0.]
-#     sf.softmax(np.float32([473.19577]), scale=0.375, algorithm="online")
-#                                            -> [1.0000076] (avx512), [0.9999924] (avx2), want [1.]
-# * Large logits (float32 from ~1e9, float64 from ~1e17): NaN and infinities:
-#     sf.softmax(np.float32([1e10]), scale=3.0)      -> [nan] (avx512, avx2), want [1.0]
-#     sf.log_softmax(np.float32([1e10]), scale=3.0)  -> [-1024.] (scalar), [inf] (avx2), want [0.]
-#     sf.logsumexp(np.float32([1e10]), scale=3.0)    -> -inf (avx2), want 3e10
-#     sf.softmax(np.float64([1e23]), scale=3.0, algorithm="three-pass")  -> [nan] (avx512)
-# (test_fuzz_* keep to exact scales for large logits, and check p <= 1 only for exact scales.)
-@pytest.mark.xfail(strict=True, reason="library bug: with an inexact scale, exp sees the rounding "
-                   "error of scale * x: log_softmax > 0, softmax > 1, and NaN / -inf for large "
-                   "logits (see the comment)")
 @pytest.mark.parametrize("isa_name", ISAS)
 def test_inexact_scale_equal_logits(isa_name):
     errors = []
