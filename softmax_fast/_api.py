@@ -125,6 +125,16 @@ def _algorithm(algorithm) -> str:
                      f"got {algorithm!r}")
 
 
+def _fast_threads(num_threads) -> int:
+    """num_threads of a fast-path call, or 0: not a plain valid value, the full path (which
+    checks and explains it, `_threads`) takes the call."""
+    if num_threads is None:
+        return _core.omp_max_threads()
+    if type(num_threads) is int and 1 <= num_threads <= MAX_THREADS:
+        return num_threads
+    return 0
+
+
 def _threads(num_threads) -> int:
     if num_threads is None:
         return max(1, _core.omp_max_threads())
@@ -360,11 +370,8 @@ def _fast_call(x, axis, out, algorithm, num_threads, log):
         algo = ALGORITHMS[algorithm]
     else:
         return None
-    if num_threads is None:
-        nt = _core.omp_max_threads()
-    elif type(num_threads) is int and 1 <= num_threads <= MAX_THREADS:
-        nt = num_threads
-    else:
+    nt = _fast_threads(num_threads)
+    if not nt:
         return None
     _core.softmax_rows(x, res, log, algo, nt)
     return res
@@ -457,11 +464,8 @@ def _fast_logsumexp(x, axis, num_threads):
         x = x.reshape(-1)
     elif type(axis) is not int or (axis != -1 and axis != x.ndim - 1):
         return None
-    if num_threads is None:
-        nt = _core.omp_max_threads()
-    elif type(num_threads) is int and 1 <= num_threads <= MAX_THREADS:
-        nt = num_threads
-    else:
+    nt = _fast_threads(num_threads)
+    if not nt:
         return None
     res = np.empty(x.shape[:-1], dtype=x.dtype)
     _core.logsumexp_rows(x, res, nt)

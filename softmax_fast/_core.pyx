@@ -98,7 +98,6 @@ cdef extern from "softmax_fast.h" nogil:
     double sf_inverse2(double s, double *lo)
     double sf_exp_of_diff2(double a, double b, double *lo)
     double sf_log1p2(double rest, double *lo)
-    sf_partial sf_merge_partials(sf_partial a, sf_partial b)
     sf_partial sf_merge_all(const sf_partial *p, Py_ssize_t count)
     sf_partial sf_merge_extended(sf_partial a, sf_partial b)
     double sf_f32_logsumexp_finish(const float *x, Py_ssize_t n, Py_ssize_t stride, float scale,
