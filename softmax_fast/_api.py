@@ -261,13 +261,21 @@ def _zero_stride_dims(arr, dims):
 
 
 def _native(arr, compute):
-    if arr.dtype == compute and arr.dtype.isnative and arr.flags.aligned:
+    """`arr` as the kernels may read it: `compute` dtype (native byte order) and aligned (a
+    misaligned float load is undefined behaviour in C). A copy only when it is not already."""
+    if arr.dtype == compute and arr.flags.aligned:
         return arr
     zero = _zero_stride_dims(arr, range(arr.ndim))
     if zero:   # a broadcast input: cast what it repeats, not the repetitions
         base = arr[tuple(slice(0, 1) if d in zero else slice(None) for d in range(arr.ndim))]
-        return np.broadcast_to(_cast(base, compute), arr.shape)
-    return _cast(arr, compute)
+        return np.broadcast_to(_aligned_cast(base, compute), arr.shape)
+    return _aligned_cast(arr, compute)
+
+
+def _aligned_cast(a, dtype):
+    # astype(copy=False) hands back an unaligned array unchanged when the dtype already matches
+    with np.errstate(over="ignore", under="ignore"):
+        return a.astype(dtype, copy=not a.flags.aligned)
 
 
 def _contiguous_plan(ndim, axes):
@@ -359,7 +367,8 @@ def _fast_call(x, axis, out, algorithm, num_threads, log):
         res = np.empty_like(x)
     elif type(out) is np.ndarray and out.shape == x.shape and out.dtype == x.dtype:
         of = out.flags
-        if not (of.c_contiguous and of.writeable and (out is x or not np.may_share_memory(out, x))):
+        if not (of.c_contiguous and of.aligned and of.writeable and
+                (out is x or not np.may_share_memory(out, x))):
             return None
         res = out
     else:
@@ -412,8 +421,8 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
                                    "sub_log" if log else "divide")
 
     xc = _native(arr, compute)
-    use_out = out is not None and out.dtype == compute and (in_place or xc is not arr or
-                                                            not np.may_share_memory(out, xc))
+    use_out = (out is not None and out.dtype == compute and out.flags.aligned and
+               (in_place or xc is not arr or not np.may_share_memory(out, xc)))
     if arr.size == 0:
         if out is not None:
             return out
@@ -423,7 +432,8 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
         # masked-out entries become -inf after scaling: they take no part and give 0 / -inf
         plan = _plan(xc, axes) or _contiguous_plan(xc.ndim, axes)
         target = out if use_out else _empty_for_plan(xc, plan, compute)
-        np.multiply(xc, compute.type(sc), out=target)
+        with np.errstate(all="ignore"):   # scale * x: inf * 0 is NaN, overflow inf, as in C
+            np.multiply(xc, compute.type(sc), out=target)
         np.copyto(target, -np.inf, where=~wh)
         sc = 1.0
         src, plan = _prepare_source(target, axes, like=target)
@@ -441,9 +451,9 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
     if tmp is not None:
         np.copyto(target, _from3(tmp, target.shape, plan))
     if wh is not None:
-        fully_masked = ~wh.any(axis=axes, keepdims=True)
-        if fully_masked.any():
-            np.copyto(target, -np.inf if log else 0.0, where=fully_masked)
+        # masked-out entries are 0 / -inf whatever the rest of the slice holds (a NaN or +inf
+        # elsewhere makes the kernels write NaN over the whole slice), fully masked slices too
+        np.copyto(target, -np.inf if log else 0.0, where=~wh)
     if out is not None:
         if target is not out:
             _cast_into(out, target)
@@ -505,7 +515,8 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
 
     xc = _native(arr, compute)
     if wh is not None:
-        masked = np.multiply(xc, compute.type(sc))
+        with np.errstate(all="ignore"):   # scale * x: inf * 0 is NaN, overflow inf, as in C
+            masked = np.multiply(xc, compute.type(sc))
         np.copyto(masked, -np.inf, where=~wh)
         xc, sc = masked, 1.0
     n = int(np.prod([arr.shape[d] for d in axes], dtype=np.int64))

@@ -172,8 +172,6 @@ def make_layout(values, dtype, kind, bdim):
         # zero stride along `bdim`: the values of its first index, repeated
         first = np.take(values, [0], axis=bdim) if shape[bdim] else values
         return np.broadcast_to(first.astype(dtype), shape)
-    if kind == "unaligned" and dtype in (np.float32, np.float64):
-        kind = "C"      # see test_unaligned_input_is_not_handed_to_the_kernels
     if kind == "unaligned":
         buf = np.zeros(values.size * dtype.itemsize + 1, np.uint8)
         x = buf[1:].view(dtype).reshape(shape)
@@ -426,19 +424,14 @@ def test_fuzz_logsumexp(isa_name, case, keepdims, use_out):
 # ---- found by the fuzz tests ------------------------------------------------------------------
 
 # A slice with masked-out entries whose unmasked entries hold a NaN or +inf, or are all -inf:
-# softmax_fast writes NaN over the whole slice, masked-out entries included. The README
+# softmax_fast wrote NaN over the whole slice, masked-out entries included (fixed: _api writes
+# 0 / -inf over every masked-out entry after the kernels). The README
 # ("where: ... Masked-out entries take no part and come out as 0 (softmax) or -inf
 # (log_softmax)") and softmax_fast._reference give 0 / -inf there (DESIGN section 3's "all NaN"
 # row is about the slice's entries that take part). Minimal examples:
-#     sf.softmax([nan, 1.0], where=[True, False])      -> [nan, nan], want [nan, 0.0]
+#     sf.softmax([nan, 1.0], where=[True, False])      -> was [nan, nan], want [nan, 0.0]
 #     sf.log_softmax([inf, 1.0], where=[True, False])  -> [nan, nan], want [nan, -inf]
 #     sf.softmax([-inf, 1.0], where=[True, False])     -> [nan, nan], want [nan, 0.0]
-MASKED_OUT_NAN = pytest.mark.xfail(
-    strict=True, reason="library bug: masked-out entries of a NaN / +inf / only -inf slice come "
-    "out NaN, not 0 / -inf (README, where=)")
-
-
-@MASKED_OUT_NAN
 @pytest.mark.parametrize("isa_name", ISAS)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
@@ -453,14 +446,11 @@ def test_masked_out_entries_of_a_nan_slice(isa_name, algorithm, log, special):
 
 
 # where= with scale=0 and an infinite x: the where= path multiplies x by the scale with NumPy
-# before masking, and inf * 0 warns "invalid value encountered in multiply" (DESIGN section 2: no
+# before masking, and inf * 0 warned (fixed: the product is taken under np.errstate) "invalid value encountered in multiply" (DESIGN section 2: no
 # call ever emits a NumPy RuntimeWarning; under helpers.call it raises FloatingPointError), also
 # when the infinite entry is masked out. Minimal:
 #     sf.softmax([-inf, 1.0], where=[True, True], scale=0.0)    -> RuntimeWarning
 #     sf.logsumexp([inf, 1.0], where=[False, True], scale=0.0)  -> RuntimeWarning
-@pytest.mark.xfail(strict=True, raises=FloatingPointError,
-                   reason="library bug: where= with scale=0 and an infinite x emits a "
-                   "RuntimeWarning (inf * 0 in the where= path)")
 @pytest.mark.parametrize("fn_name", ["softmax", "log_softmax", "logsumexp"])
 @pytest.mark.parametrize("special,mask", [(-np.inf, True), (np.inf, True), (np.inf, False)],
                          ids=["-inf", "+inf", "masked-out +inf"])
@@ -498,21 +488,25 @@ def test_inexact_scale_equal_logits(isa_name):
     assert not errors, f"{len(errors)} wrong: " + "; ".join(map(str, errors[:8]))
 
 
-# A native float32/float64 array that is not aligned (e.g. a view at an odd byte offset) is
-# handed to the C kernels as it is: _api._native() means to copy it, but its
-# astype(dtype, copy=False) returns the array itself when the dtype already matches. A misaligned
+# A native float32/float64 array that is not aligned (e.g. a view at an odd byte offset) was
+# handed to the C kernels as it was (fixed: _api._native() copies it): astype(dtype,
+# copy=False) returns the array itself when the dtype already matches. A misaligned
 # float access is undefined behaviour in C; the UBSan build of .ci/run stops on it:
 #     kernels_portable.inc:75: runtime error: load of misaligned address 0x...781 for type
 #     'const float', which requires 4 byte alignment   (in sf_f32_max__scalar)
 # Minimal (SOFTMAX_FAST_ISA=scalar, the SOFTMAX_FAST_SANITIZE=1 build):
 #     x = np.zeros(33, np.uint8)[1:].view(np.float32); sf.softmax(x, axis=None)
-# The fuzz tests make no unaligned float32/float64 input while this stands (make_layout). This
-# test looks at what reaches the kernels, so it fails the same way in any build.
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="library bug: unaligned float32/float64 arrays reach the C kernels")
+# This test looks at what reaches the kernels, so it would fail the same way in any build.
+def unaligned(n, dtype):
+    """A writable float array of n elements at an odd byte address."""
+    return np.zeros(n * dtype.itemsize + 1, np.uint8)[1:].view(dtype)
+
+
 @pytest.mark.parametrize("fn_name", ["softmax", "log_softmax", "logsumexp"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_unaligned_input_is_not_handed_to_the_kernels(fn_name, dtype, monkeypatch):
+@pytest.mark.parametrize("where", [None, "where"])
+@pytest.mark.parametrize("out", [None, "unaligned out"])
+def test_unaligned_input_is_not_handed_to_the_kernels(fn_name, dtype, where, out, monkeypatch):
     for name in ("softmax_3d", "logsumexp_3d", "softmax_rows", "logsumexp_rows"):
         kernel = getattr(_core, name)
 
@@ -523,9 +517,15 @@ def test_unaligned_input_is_not_handed_to_the_kernels(fn_name, dtype, monkeypatc
             return _kernel(*args)
         monkeypatch.setattr(_core, name, checked)
     dtype = np.dtype(dtype)
-    x = np.zeros(37 * dtype.itemsize + 1, np.uint8)[1:].view(dtype)
+    x = unaligned(37, dtype)
     x[...] = np.linspace(-3, 3, 37)
     assert not x.flags.aligned
-    got = call(getattr(sf, fn_name), x, axis=0)
-    want = getattr(sf, fn_name)(x.copy(), axis=0)
+    kw = {} if where is None else {"where": np.arange(37) % 5 != 0}
+    if out is not None:   # an unaligned out= must not reach the kernels either
+        kw["out"] = unaligned(1 if fn_name == "logsumexp" else 37, dtype)
+        if fn_name == "logsumexp":
+            kw["out"] = kw["out"].reshape(())
+    got = call(getattr(sf, fn_name), x, axis=0, **kw)
+    kw.pop("out", None)
+    want = getattr(sf, fn_name)(x.copy(), axis=0, **kw)
     assert np.array_equal(got, want)
