@@ -226,6 +226,15 @@ SF_INLINE void sf_acc_add(double *hi, double *lo, double v) {
     *lo += err;
 }
 
+/* *acc += e with the rounding error added to *cmp, for nonnegative (or NaN) addends: Fast2Sum
+ * with the larger addend first, which makes it exact. Written with selects so it vectorizes. */
+SF_INLINE void sf_f64_fast2sum_add(double *acc, double *cmp, double e) {
+    const double a = *acc, s = a + e;
+    const double big = a > e ? a : e, small = a > e ? e : a;
+    *cmp += (big - s) + small;
+    *acc = s;
+}
+
 /* exp(a - b) as hi + *lo, beyond double where long double is wider (dispatch.c; also declared
  * in softmax_fast.h, which this header does not include) */
 double sf_exp_of_diff2(double a, double b, double *lo);

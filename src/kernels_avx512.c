@@ -298,19 +298,25 @@ SF_INLINE __m512d sf_f64_exp_of_diff__avx512(__m512d v, __m512d shift) {
     return sf_f64_exp_reduced__avx512(hi, lo, finite);
 }
 
+/* One vector of terms of sf_f64_raddexp_impl__avx512: exp(x*scale - shift) * 2^BIAS in the
+ * `live` lanes (0 elsewhere); without `store`, lanes equal to the shift (exactly 1) are counted
+ * in *ones and give 0 (as FN(expsum_term) in kernels_portable.inc). */
 SF_INLINE __m512d sf_f64_term__avx512(__m512d xv, __m512d vs, __m512d vsh, __mmask8 live,
-                                      __mmask8 countable, int store, __m512d *a,
-                                      ptrdiff_t *ones) {
-    if (store) { /* as sf_f32_term__avx512 */
-        const __m512d e = _mm512_maskz_mov_pd(live, sf_f64_exp_of_diff__avx512(_mm512_mul_pd(xv, vs), vsh));
-        *a = _mm512_add_pd(*a, e);
-        return e;
-    }
+                                      __mmask8 countable, int store, ptrdiff_t *ones) {
     const __m512d v = _mm512_mul_pd(xv, vs);
+    if (store) return _mm512_maskz_mov_pd(live, sf_f64_exp_of_diff__avx512(v, vsh));
     const __mmask8 one = _mm512_mask_cmp_pd_mask(live & countable, v, vsh, _CMP_EQ_OQ);
-    *a = _mm512_mask_add_pd(*a, (__mmask8)(live & ~one), *a, sf_f64_exp_of_diff__avx512(v, vsh));
     *ones += __builtin_popcount(one);
-    return *a;
+    return _mm512_maskz_mov_pd((__mmask8)(live & ~one), sf_f64_exp_of_diff__avx512(v, vsh));
+}
+
+/* *a += e with the rounding error added to *c (Fast2Sum, larger addend first: terms are
+ * nonnegative): LANE_ADD of kernels_portable.h */
+SF_INLINE void sf_f64_fast2sum_add__avx512(__m512d *a, __m512d *c, __m512d e) {
+    const __m512d s = _mm512_add_pd(*a, e);
+    const __m512d big = _mm512_max_pd(*a, e), small = _mm512_min_pd(*a, e);
+    *c = _mm512_add_pd(*c, _mm512_add_pd(_mm512_sub_pd(big, s), small));
+    *a = s;
 }
 
 static double sf_f64_rmax__avx512(const double *x, ptrdiff_t n, double scale) {
@@ -343,28 +349,37 @@ SF_INLINE double sf_f64_raddexp_impl__avx512(const double *x, double *y, ptrdiff
     ptrdiff_t i = 0;
     while (i < n) {
         const ptrdiff_t end = n - i > 1024 ? i + 1024 : n;
-        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        /* two compensated lane sums, each fed the plain sum of two vectors of terms (as
+         * FN(expsum)) */
+        __m512d a0 = _mm512_setzero_pd(), a1 = a0, c0 = a0, c1 = a0;
         for (; i + 32 <= end; i += 32) {
             if (next) sf_prefetch_256(next + i, to_l1);
-            const __m512d e0 = sf_f64_term__avx512(_mm512_loadu_pd(x + i), vs, vsh, all, countable, store, &a0, &ones);
-            const __m512d e1 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 8), vs, vsh, all, countable, store, &a1, &ones);
-            const __m512d e2 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 16), vs, vsh, all, countable, store, &a2, &ones);
-            const __m512d e3 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 24), vs, vsh, all, countable, store, &a3, &ones);
+            const __m512d e0 = sf_f64_term__avx512(_mm512_loadu_pd(x + i), vs, vsh, all, countable, store, &ones);
+            const __m512d e1 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 8), vs, vsh, all, countable, store, &ones);
+            const __m512d e2 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 16), vs, vsh, all, countable, store, &ones);
+            const __m512d e3 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 24), vs, vsh, all, countable, store, &ones);
             if (store) {
                 _mm512_storeu_pd(y + i, e0);
                 _mm512_storeu_pd(y + i + 8, e1);
                 _mm512_storeu_pd(y + i + 16, e2);
                 _mm512_storeu_pd(y + i + 24, e3);
             }
+            sf_f64_fast2sum_add__avx512(&a0, &c0, _mm512_add_pd(e0, e1));
+            sf_f64_fast2sum_add__avx512(&a1, &c1, _mm512_add_pd(e2, e3));
         }
         for (; i < end; i += 8) {
             const __mmask8 k = end - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (end - i)) - 1);
-            const __m512d e = sf_f64_term__avx512(_mm512_maskz_loadu_pd(k, x + i), vs, vsh, k, countable, store, &a1, &ones);
+            const __m512d e = sf_f64_term__avx512(_mm512_maskz_loadu_pd(k, x + i), vs, vsh, k, countable, store, &ones);
             if (store) _mm512_mask_storeu_pd(y + i, k, e);
+            sf_f64_fast2sum_add__avx512(&a1, &c1, e);
         }
         i = end;
-        sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1),
-                                                                _mm512_add_pd(a2, a3))));
+        /* the 16 lane sums into the total one by one, compensated; the errors summed plainly */
+        double lanes[16];
+        _mm512_storeu_pd(lanes, a0);
+        _mm512_storeu_pd(lanes + 8, a1);
+        for (int j = 0; j < 16; j++) sf_acc_add(&hi, &lo, lanes[j]);
+        lo += _mm512_reduce_add_pd(_mm512_add_pd(c0, c1));
     }
     const double others = (hi + lo) * F64_EXP_UNBIAS;
     if (!store) *rest = ((double)ones - 1.0) + others;

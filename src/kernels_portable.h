@@ -38,6 +38,10 @@
 /* log(sum) in double is far beyond float32: one term, and the WIDE log_softmax write */
 #define LOG_SUM2(rest, lo) (*(lo) = 0.0, log1p(rest))
 #define SF_LOG_TWO_TERMS 0
+/* float32 terms summed in float32 lanes, 32 per lane before the double total: far below a
+ * float32 ulp of the result */
+#define LANE_COMPENSATED 0
+#define LANE_ADD(acc, cmp, e) ((acc) += (e))
 #ifdef SF_F32_RMAX
 #define FAST_RMAX SF_F32_RMAX
 #endif
@@ -78,6 +82,8 @@
 #undef FMA_T
 #undef LOG_SUM2
 #undef SF_LOG_TWO_TERMS
+#undef LANE_COMPENSATED
+#undef LANE_ADD
 
 #define T double
 #define WIDE double
@@ -98,6 +104,11 @@
 #define FMA_T fma
 #define LOG_SUM2 sf_log1p2
 #define SF_LOG_TWO_TERMS 1
+/* float64 terms are summed with their rounding errors kept apart (Fast2Sum on the larger of
+ * the two nonnegative addends): the lane sums' rounding was a relative error of the whole sum,
+ * hence of every output of the row, up to 2.5 float64 ulp (n = 1000), on top of the exp's own */
+#define LANE_COMPENSATED 1
+#define LANE_ADD(acc, cmp, e) sf_f64_fast2sum_add(&(acc), &(cmp), (e))
 #ifdef SF_F64_RMAX
 #define FAST_RMAX SF_F64_RMAX
 #endif

@@ -19,12 +19,7 @@ LOG_SOFTMAX_MAX_ULP = 2.0
 SUM_TOL_F32 = 1e-6
 
 LENGTHS = (1, 17, 1000, 128256)
-# float64 is not yet within the targets on every path: measured up to 5.0 ULP (softmax, AVX2
-# three-pass, n = 1000: the per-element exp and the lane sums of the auto-vectorized kernels)
-# and 2.25 ULP (log_softmax). Not strict: most float64 cases pass and must keep passing.
-F64_NOT_YET = pytest.mark.xfail(reason="float64 not yet within 4 / 2 ULP on every path "
-                                       "(issue 4, open)", strict=False)
-DTYPE_PARAMS = (np.float32, pytest.param(np.float64, marks=F64_NOT_YET))
+DTYPE_PARAMS = (np.float32, np.float64)
 ROWS = {1: 64, 17: 64, 1000: 16, 128256: 2, 2**24: 1}
 
 if np.finfo(np.longdouble).nmant < 63:   # long double is double here (e.g. MSVC, aarch64 is
