@@ -69,16 +69,16 @@ def softmax_naive(x, axis=-1):
 def sigmoid(x):
     """1 / (1 + exp(-x)) in long double (80-bit on x86-64 Linux; float64 where it is not wider),
     in the overflow-free form exp(x) / (1 + exp(x)) for x < 0. Returns long double."""
-    x = np.asarray(x, dtype=np.longdouble)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):    # NaN payloads of 16-bit inputs warn when widened
+        x = np.asarray(x, dtype=np.longdouble)
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def log_sigmoid(x):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)) in long double. Returns long double."""
-    x = np.asarray(x, dtype=np.longdouble)
     with np.errstate(all="ignore"):
+        x = np.asarray(x, dtype=np.longdouble)
         return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
 

@@ -633,13 +633,15 @@ SF_INLINE double sf_half_expsum__avx512(float *buf, ptrdiff_t n, float shift, in
     ptrdiff_t ones = 0, i = 0;
     /* softmax: t = v log2(e) - shift log2(e) in one FMA. The rounding of the constant scales
      * every term by the same 2^delta, which the division by their sum cancels; log_softmax
-     * needs the sum itself, and takes v - shift first. */
+     * needs the sum itself, and takes v - shift first, and so does a shift so large that
+     * shift log2(e) would overflow. */
+    const int fused = store && fabsf(shift) < 0x1p120f;
     const __m512 vl2e = _mm512_set1_ps(F32_LOG2E), vc = _mm512_set1_ps(-shift * F32_LOG2E);
 #define SF_HALF_TERM(off, k, a)                                                                   \
     do {                                                                                          \
         const __m512 v_ = _mm512_maskz_loadu_ps((k), buf + i + (off));                            \
         const __m512 e_ = sf_half_exp2__avx512(                                                   \
-            store ? _mm512_fmadd_ps(v_, vl2e, vc) : _mm512_mul_ps(_mm512_sub_ps(v_, vsh), vl2e)); \
+            fused ? _mm512_fmadd_ps(v_, vl2e, vc) : _mm512_mul_ps(_mm512_sub_ps(v_, vsh), vl2e)); \
         if (store) {                                                                              \
             _mm512_mask_storeu_ps(buf + i + (off), (k), e_);                                      \
             (a) = _mm512_mask_add_ps((a), (k), (a), e_);                                          \
