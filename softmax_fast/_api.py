@@ -549,8 +549,8 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
 
     n = int(np.prod([arr.shape[d] for d in axes], dtype=np.int64))
     v_half = None
-    if (wh is None and n and arr.size and _half_kind(arr.dtype) and arr.dtype.isnative
-            and arr.flags.aligned):
+    if (wh is None and n and arr.size and _half_kind(arr.dtype) and compute == np.float32
+            and arr.dtype.isnative and arr.flags.aligned):
         # 16-bit rows converted to float32 in a per-thread buffer, not in a copy of the array
         src, plan = _prepare_source(arr, axes)
         v_half = _half_view3(src, plan, writeable=False)
