@@ -94,7 +94,8 @@ extensions = [
         sources=SOURCES,
         include_dirs=["src", np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=["src/softmax_fast.h", "src/exp_portable.h", "src/kernels_portable.h",
+        depends=["src/softmax_fast.h", "src/exp_portable.h", "src/sigmoid_portable.h",
+                 "src/kernels_portable.h",
                  "src/kernels_portable.inc"],
     )
 ]

@@ -41,4 +41,18 @@ def logsumexp(
     scale: float | None = None,
     num_threads: int | None = None,
 ) -> np.ndarray[Any, np.dtype[np.floating[Any]]] | np.floating[Any]: ...
+def sigmoid(
+    x: npt.ArrayLike,
+    *,
+    out: np.ndarray[Any, np.dtype[Any]] | None = None,
+    dtype: npt.DTypeLike | None = None,
+    num_threads: int | None = None,
+) -> np.ndarray[Any, np.dtype[np.floating[Any]]] | np.floating[Any]: ...
+def log_sigmoid(
+    x: npt.ArrayLike,
+    *,
+    out: np.ndarray[Any, np.dtype[Any]] | None = None,
+    dtype: npt.DTypeLike | None = None,
+    num_threads: int | None = None,
+) -> np.ndarray[Any, np.dtype[np.floating[Any]]] | np.floating[Any]: ...
 def show_config() -> dict[str, Any]: ...

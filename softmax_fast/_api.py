@@ -54,6 +54,13 @@ def _is_bfloat16(dt: np.dtype) -> bool:
     return dt.name == "bfloat16"
 
 
+def _half_kind(dt: np.dtype) -> int:
+    """The core's code for a 16-bit float dtype: 1 float16, 2 bfloat16 (ml_dtypes), else 0."""
+    if dt == np.float16:
+        return 1
+    return 2 if _is_bfloat16(dt) else 0
+
+
 def _as_input(x):
     """(array, where-from-mask or None). Masked arrays: the mask acts as `where`."""
     mask_where = None
@@ -420,6 +427,12 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
         return _repeats_correction(res, math.prod(arr.shape[d] for d in repeated),
                                    "sub_log" if log else "divide")
 
+    if wh is None and arr.size and result_dtype == arr.dtype and _half_kind(arr.dtype):
+        res = _half_softmax(arr, axes, out, sc, _resolve_algorithm(algorithm, compute, log), nt,
+                            log)
+        if res is not None:
+            return res
+
     xc = _native(arr, compute)
     use_out = (out is not None and out.dtype == compute and out.flags.aligned and
                (in_place or xc is not arr or not np.may_share_memory(out, xc)))
@@ -459,6 +472,37 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
             _cast_into(out, target)
         return out
     return target if result_dtype == compute else _cast(target, result_dtype)
+
+
+def _half_view3(arr, plan, writeable):
+    """_view3 of a float16/bfloat16 array as uint16 patterns, when its rows (the middle axis)
+    are contiguous, else None."""
+    v = _view3(arr, plan, writeable)
+    if v is None or (v.shape[1] > 1 and v.strides[1] != arr.itemsize):
+        return None
+    return v.view(np.uint16)
+
+
+def _half_softmax(arr, axes, out, sc, algo, nt, log):
+    """softmax of a native float16/bfloat16 array into its own dtype, rows converted to
+    float32 in a per-thread buffer (no float32 copy of the array), or None when the reduced
+    axes are not contiguous in memory (the caller then computes from a float32 copy)."""
+    if not (arr.dtype.isnative and arr.flags.aligned):
+        return None
+    src, plan = _prepare_source(arr, axes, like=out)
+    v_src = _half_view3(src, plan, writeable=False)
+    if v_src is None:
+        return None
+    target = out if out is not None else _empty_for_plan(arr, plan, arr.dtype)
+    v_dst = _half_view3(target, plan, writeable=True)
+    tmp = None
+    if v_dst is None:    # an `out` whose layout does not suit the plan
+        tmp = np.empty(v_src.shape, dtype=arr.dtype)
+        v_dst = tmp.view(np.uint16)
+    _core.softmax_half_3d(v_src, v_dst, _half_kind(arr.dtype) == 2, log, algo, sc, nt)
+    if tmp is not None:
+        np.copyto(target, _from3(tmp, target.shape, plan))
+    return target
 
 
 def _fast_logsumexp(x, axis, num_threads):
@@ -513,14 +557,24 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
         res = logsumexp(one, axes, keepdims, out, dtype, None, scale, num_threads)
         return _repeats_correction(res, math.prod(arr.shape[d] for d in repeated), "add_log")
 
-    xc = _native(arr, compute)
+    n = int(np.prod([arr.shape[d] for d in axes], dtype=np.int64))
+    v_half = None
+    if (wh is None and n and arr.size and _half_kind(arr.dtype) and compute == np.float32
+            and arr.dtype.isnative and arr.flags.aligned):
+        # 16-bit rows converted to float32 in a per-thread buffer, not in a copy of the array
+        src, plan = _prepare_source(arr, axes)
+        v_half = _half_view3(src, plan, writeable=False)
+    xc = arr if v_half is not None else _native(arr, compute)
     if wh is not None:
         with np.errstate(all="ignore"):   # scale * x: inf * 0 is NaN, overflow inf, as in C
             masked = np.multiply(xc, compute.type(sc))
         np.copyto(masked, -np.inf, where=~wh)
         xc, sc = masked, 1.0
-    n = int(np.prod([arr.shape[d] for d in axes], dtype=np.int64))
-    if n == 0 or arr.size == 0:
+    if v_half is not None:
+        tmp = np.empty((v_half.shape[0], v_half.shape[2]), dtype=np.float32)
+        _core.logsumexp_half_3d(v_half, tmp, _half_kind(arr.dtype) == 2, sc, nt)
+        res = _from3(tmp.reshape(v_half.shape[0], 1, v_half.shape[2]), kept, plan)
+    elif n == 0 or arr.size == 0:
         res = np.full(kept, -np.inf if n == 0 else 0.0, dtype=compute)
     else:
         src, plan = _prepare_source(xc, axes)
@@ -533,6 +587,42 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
         _cast_into(out, res)
         return out
     res = _cast(res, result_dtype)
+    return res[()] if res.ndim == 0 else res
+
+
+def sigmoid_like(x, out, dtype, num_threads, log):
+    """sigmoid (log=False) or log_sigmoid (log=True), elementwise: `softmax_fast.sigmoid`."""
+    arr, _ = _as_input(x)    # a masked array's data; elementwise, the mask has nothing to do
+    result_dtype, compute = _dtypes(arr.dtype, dtype)
+    nt = _threads(num_threads)
+    in_place = _check_out(out, arr.shape, result_dtype, arr)
+    # ---- nothing has been written above this line ----
+    kind = _half_kind(result_dtype)
+    if kind:     # 16-bit results: x cast to that dtype, computed in float32 chunk by chunk
+        work = result_dtype
+        src = arr if arr.dtype == work and arr.flags.aligned else _cast(arr, work)
+    else:
+        work = compute
+        src = _native(arr, compute)
+    if src.flags.c_contiguous or not src.flags.f_contiguous:
+        order = "C"
+        if not src.flags.c_contiguous:
+            src = np.ascontiguousarray(src)
+    else:
+        order = "F"
+    good_out = (out is not None and out.dtype == work and out.flags["C_CONTIGUOUS" if order == "C"
+                                                                     else "F_CONTIGUOUS"]
+                and (in_place or not np.may_share_memory(out, src)))
+    dst = out if good_out else np.empty(src.shape, dtype=work, order=order)
+    flat_src, flat_dst = src.reshape(-1, order=order), dst.reshape(-1, order=order)
+    if kind:
+        flat_src, flat_dst = flat_src.view(np.uint16), flat_dst.view(np.uint16)
+    _core.elementwise(flat_src, flat_dst, _core.LOG_SIGMOID if log else _core.SIGMOID, kind, nt)
+    if out is not None:
+        if dst is not out:
+            _cast_into(out, dst)
+        return out
+    res = dst if result_dtype == work else _cast(dst, result_dtype)
     return res[()] if res.ndim == 0 else res
 
 

@@ -17,6 +17,7 @@ from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.stdio cimport snprintf
 from libc.math cimport log, log1p, exp, fma, INFINITY, NAN
+from libc.stdint cimport uint16_t
 cimport numpy as cnp
 
 cnp.import_array()
@@ -41,6 +42,8 @@ cdef extern from "softmax_fast.h" nogil:
                                     Py_ssize_t, float, int) noexcept nogil
     ctypedef void (*f32_lse_columns_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                         Py_ssize_t, float) noexcept nogil
+    ctypedef void (*f32_elementwise_fn)(const float *, float *, Py_ssize_t) noexcept nogil
+    ctypedef void (*f64_elementwise_fn)(const double *, double *, Py_ssize_t) noexcept nogil
     ctypedef void (*f64_row_fn)(const double *, double *, Py_ssize_t, double) noexcept nogil
     ctypedef sf_partial (*f64_partial_fn)(const double *, Py_ssize_t, double, const double *) noexcept nogil
     ctypedef sf_partial (*f64_online_fn)(const double *, Py_ssize_t, double) noexcept nogil
@@ -69,6 +72,8 @@ cdef extern from "softmax_fast.h" nogil:
         f32_write2_fn write_two_pass
         f32_columns_fn columns[3]
         f32_lse_columns_fn logsumexp_columns
+        f32_elementwise_fn sigmoid
+        f32_elementwise_fn log_sigmoid
 
     ctypedef struct sf_f64_kernels:
         f64_row_fn softmax[3]
@@ -83,11 +88,25 @@ cdef extern from "softmax_fast.h" nogil:
         f64_write2_fn write_two_pass
         f64_columns_fn columns[3]
         f64_lse_columns_fn logsumexp_columns
+        f64_elementwise_fn sigmoid
+        f64_elementwise_fn log_sigmoid
+
+    ctypedef void (*half_in_fn)(const uint16_t *, float *, Py_ssize_t) noexcept nogil
+    ctypedef void (*half_out_fn)(const float *, uint16_t *, Py_ssize_t) noexcept nogil
+    ctypedef void (*half_row_fn)(const uint16_t *, uint16_t *, Py_ssize_t, float, int, int,
+                                 float *) noexcept nogil
+    ctypedef struct sf_half_kernels:
+        half_in_fn f16_to_f32
+        half_out_fn f32_to_f16
+        half_in_fn bf16_to_f32
+        half_out_fn f32_to_bf16
+        half_row_fn softmax_row
 
     ctypedef struct sf_kernels:
         const char *isa
         sf_f32_kernels f32
         sf_f64_kernels f64
+        sf_half_kernels half
 
     int SF_THREE_PASS, SF_TWO_PASS, SF_ONLINE, SF_NUM_ISAS
     const char *sf_isa_name(int isa)
@@ -717,3 +736,272 @@ def stream_copy(const unsigned char[::1] src, unsigned char[::1] dst, int num_th
             if lo < hi:
                 sf_stream_copy(&src[lo], &dst[lo], <size_t> (hi - lo))
                 sf_stream_fence()
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise: sigmoid and log_sigmoid
+
+SIGMOID = 0
+LOG_SIGMOID = 1
+# elements per task of a parallel elementwise call, and per conversion chunk of a 16-bit one
+# (float32 chunks of 4 KiB stay in L1 between the conversion and the kernel)
+cdef Py_ssize_t EW_TASK = 16384
+cdef Py_ssize_t HALF_CHUNK = 1024
+
+
+cdef inline void k_elementwise(int op, const floating *x, floating *y, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        if op == 0:
+            K.f32.sigmoid(x, y, n)
+        else:
+            K.f32.log_sigmoid(x, y, n)
+    else:
+        if op == 0:
+            K.f64.sigmoid(x, y, n)
+        else:
+            K.f64.log_sigmoid(x, y, n)
+
+
+cdef inline void half_to_f32(bint bf16, const uint16_t *x, float *y, Py_ssize_t n) noexcept nogil:
+    if bf16:
+        K.half.bf16_to_f32(x, y, n)
+    else:
+        K.half.f16_to_f32(x, y, n)
+
+
+cdef inline void f32_to_half(bint bf16, const float *x, uint16_t *y, Py_ssize_t n) noexcept nogil:
+    if bf16:
+        K.half.f32_to_bf16(x, y, n)
+    else:
+        K.half.f32_to_f16(x, y, n)
+
+
+cdef void half_elementwise(int op, bint bf16, const uint16_t *x, uint16_t *y,
+                           Py_ssize_t n) noexcept nogil:
+    """op on 16-bit floats: chunks converted to float32 in an L1 buffer, computed, converted
+    back (round to nearest even). y == x is fine: a chunk is read before it is written."""
+    cdef float buf[1024]
+    cdef Py_ssize_t i, ln
+    i = 0
+    while i < n:
+        ln = min(HALF_CHUNK, n - i)
+        half_to_f32(bf16, x + i, buf, ln)
+        k_elementwise(op, <const float *> buf, buf, ln)
+        f32_to_half(bf16, buf, y + i, ln)
+        i += ln
+
+
+cdef void run_elementwise(int op, const floating *x, floating *y, Py_ssize_t n,
+                          int num_threads) noexcept nogil:
+    cdef Py_ssize_t tasks = (n + EW_TASK - 1) // EW_TASK, t, lo
+    cdef int nt = plan_threads(n, tasks, num_threads)
+    if nt == 1:
+        k_elementwise(op, x, y, n)
+        return
+    for t in prange(tasks, num_threads=nt, schedule='static'):
+        lo = t * EW_TASK
+        k_elementwise(op, x + lo, y + lo, min(EW_TASK, n - lo))
+
+
+cdef void run_half_elementwise(int op, bint bf16, const uint16_t *x, uint16_t *y, Py_ssize_t n,
+                               int num_threads) noexcept nogil:
+    cdef Py_ssize_t tasks = (n + EW_TASK - 1) // EW_TASK, t, lo
+    cdef int nt = plan_threads(n, tasks, num_threads)
+    if nt == 1:
+        half_elementwise(op, bf16, x, y, n)
+        return
+    for t in prange(tasks, num_threads=nt, schedule='static'):
+        lo = t * EW_TASK
+        half_elementwise(op, bf16, x + lo, y + lo, min(EW_TASK, n - lo))
+
+
+def elementwise(cnp.ndarray x, cnp.ndarray y, int op, int half_kind, int num_threads):
+    """y = sigmoid(x) (op SIGMOID) or log_sigmoid(x) (LOG_SIGMOID), for contiguous 1-D `x` and
+    `y` of the same length: float32 or float64 (half_kind 0, same dtype), or 16-bit patterns
+    viewed as uint16 (half_kind 1: float16, 2: bfloat16), computed in float32. y may be x."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    cdef int typ = cnp.PyArray_TYPE(x)
+    if n == 0:
+        return
+    if half_kind:
+        with nogil:
+            run_half_elementwise(op, half_kind == 2, <const uint16_t *> cnp.PyArray_DATA(x),
+                                 <uint16_t *> cnp.PyArray_DATA(y), n, num_threads)
+    elif typ == cnp.NPY_FLOAT32:
+        with nogil:
+            run_elementwise(op, <const float *> cnp.PyArray_DATA(x), <float *> cnp.PyArray_DATA(y),
+                            n, num_threads)
+    else:
+        with nogil:
+            run_elementwise(op, <const double *> cnp.PyArray_DATA(x),
+                            <double *> cnp.PyArray_DATA(y), n, num_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# float16 / bfloat16 rows: converted to float32 in a per-thread row buffer (in L2 for rows up to
+# a few hundred thousand elements), computed there by the float32 kernels, converted back
+
+cdef inline uint16_t *half_row_at(const uint16_t *base, Py_ssize_t r, Py_ssize_t I, Py_ssize_t s0,
+                                  Py_ssize_t s2) noexcept nogil:
+    """row_at for 16-bit elements."""
+    return <uint16_t *> base + (r // I) * s0 + (r % I) * s2
+
+
+cdef void half_to_f32_par(bint bf16, const uint16_t *x, float *y, Py_ssize_t n, int nt) noexcept nogil:
+    cdef Py_ssize_t nb, b, lo
+    if nt <= 1 or n < 2 * BLOCK:
+        half_to_f32(bf16, x, y, n)
+        return
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb, num_threads=nt, schedule='static'):
+        lo = b * BLOCK
+        half_to_f32(bf16, x + lo, y + lo, min(BLOCK, n - lo))
+
+
+cdef void f32_to_half_par(bint bf16, const float *x, uint16_t *y, Py_ssize_t n, int nt) noexcept nogil:
+    cdef Py_ssize_t nb, b, lo
+    if nt <= 1 or n < 2 * BLOCK:
+        f32_to_half(bf16, x, y, n)
+        return
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb, num_threads=nt, schedule='static'):
+        lo = b * BLOCK
+        f32_to_half(bf16, x + lo, y + lo, min(BLOCK, n - lo))
+
+
+cdef int half_row(bint lg, int algo, bint bf16, const uint16_t *x, uint16_t *y, Py_ssize_t n,
+                  float sc, float *buf, int nt) noexcept nogil:
+    """softmax (log_softmax) of one contiguous 16-bit row through the float32 buffer `buf`."""
+    cdef int rc
+    if nt == 1 and algo == SF_THREE_PASS and K.half.softmax_row != NULL:
+        # the ISA's own 16-bit kernel: converts in registers, keeps only its exp terms in buf
+        K.half.softmax_row(x, y, n, sc, bf16, lg, buf)
+        return 0
+    half_to_f32_par(bf16, x, buf, n, nt)
+    rc = one_row(lg, algo, <const float *> buf, 1, buf, 1, n, sc, <float *> NULL, nt, False,
+                 <const float *> NULL)
+    f32_to_half_par(bf16, buf, y, n, nt)
+    return rc
+
+
+cdef int run_half_softmax(bint lg, int algo, bint bf16, const uint16_t *x0, uint16_t *y0,
+                          Py_ssize_t O, Py_ssize_t N, Py_ssize_t I, Py_ssize_t xs0, Py_ssize_t xs2,
+                          Py_ssize_t ys0, Py_ssize_t ys2, float sc, int num_threads) noexcept nogil:
+    cdef Py_ssize_t R = O * I, r
+    cdef int nt, rc = 0
+    cdef int err = 0
+    cdef int *errp = &err
+    cdef float *buf = NULL
+    if N >= SPLIT_MIN and R < num_threads:
+        # few long rows: the threads share the blocks of each row in turn
+        nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
+        buf = <float *> malloc(N * sizeof(float))
+        if buf == NULL:
+            return 1
+        for r in range(R):
+            rc = half_row(lg, algo, bf16, half_row_at(x0, r, I, xs0, xs2),
+                          half_row_at(y0, r, I, ys0, ys2), N, sc, buf, nt)
+            if rc != 0:
+                break
+        free(buf)
+        return rc != 0
+    nt = plan_threads(R * N, R, num_threads)
+    with parallel(num_threads=nt):
+        buf = <float *> malloc(N * sizeof(float))
+        if buf == NULL:
+            errp[0] = 1
+        for r in prange(R, schedule='static'):
+            if buf != NULL:
+                if half_row(lg, algo, bf16, half_row_at(x0, r, I, xs0, xs2),
+                            half_row_at(y0, r, I, ys0, ys2), N, sc, buf, 1) != 0:
+                    errp[0] = 1
+        free(buf)
+    return err != 0
+
+
+def softmax_half_3d(const uint16_t[:, :, :] x, uint16_t[:, :, :] y, bint bf16, bint log_out,
+                    int algorithm, double scale, int num_threads):
+    """softmax (log_softmax) along axis 1 of a non-empty 3-D view of float16 (bfloat16 when
+    `bf16`) values seen as uint16, contiguous along axis 1 (x and y), into `y` (same dtype)."""
+    cdef int rc
+    if x.shape[1] > 1 and (x.strides[1] != 2 or y.strides[1] != 2):
+        raise ValueError("softmax_half_3d: the reduced axis must be contiguous")
+    with nogil:
+        rc = run_half_softmax(log_out, algorithm, bf16, &x[0, 0, 0], &y[0, 0, 0],
+                              x.shape[0], x.shape[1], x.shape[2], x.strides[0] // 2,
+                              x.strides[2] // 2, y.strides[0] // 2, y.strides[2] // 2,
+                              <float> scale, num_threads)
+    if rc != 0:
+        raise MemoryError("softmax_fast: out of memory for a row buffer")
+
+
+cdef int run_half_logsumexp(bint bf16, const uint16_t *x0, float *out0, Py_ssize_t O,
+                            Py_ssize_t N, Py_ssize_t I, Py_ssize_t xs0, Py_ssize_t xs2,
+                            Py_ssize_t os0, Py_ssize_t os1, float sc, int num_threads) noexcept nogil:
+    cdef Py_ssize_t R = O * I, r
+    cdef int nt
+    cdef int err = 0
+    cdef int *errp = &err
+    cdef float *buf = NULL
+    cdef const uint16_t *xr
+    cdef sf_partial p
+    if N >= SPLIT_MIN and R < num_threads:
+        nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
+        buf = <float *> malloc(N * sizeof(float))
+        if buf == NULL:
+            return 1
+        for r in range(R):
+            xr = half_row_at(x0, r, I, xs0, xs2)
+            half_to_f32_par(bf16, xr, buf, N, nt)
+            p = blocked_partial(<const float *> buf, N, sc, nt, <const float *> NULL)
+            if p.sum == -1.0:
+                err = 1
+                break
+            out0[(r // I) * os0 + (r % I) * os1] = <float> k_lse_finish(<const float *> buf, N, 1, sc, p)
+        free(buf)
+        return err
+    nt = plan_threads(R * N, R, num_threads)
+    with parallel(num_threads=nt):
+        buf = <float *> malloc(N * sizeof(float))
+        if buf == NULL:
+            errp[0] = 1
+        for r in prange(R, schedule='static'):
+            if buf != NULL:
+                xr = half_row_at(x0, r, I, xs0, xs2)
+                half_to_f32(bf16, xr, buf, N)
+                p = blocked_partial(<const float *> buf, N, sc, 1, <const float *> NULL)
+                if p.sum == -1.0:
+                    errp[0] = 1
+                else:
+                    out0[(r // I) * os0 + (r % I) * os1] = <float> k_lse_finish(
+                        <const float *> buf, N, 1, sc, p)
+        free(buf)
+    return err != 0
+
+
+def logsumexp_half_3d(const uint16_t[:, :, :] x, float[:, :] out, bint bf16, double scale,
+                      int num_threads):
+    """logsumexp along axis 1 of a non-empty 3-D view of float16 (bfloat16) values seen as
+    uint16, contiguous along axis 1, into the float32 2-D `out` (outer, inner)."""
+    cdef int rc
+    if x.shape[1] > 1 and x.strides[1] != 2:
+        raise ValueError("logsumexp_half_3d: the reduced axis must be contiguous")
+    with nogil:
+        rc = run_half_logsumexp(bf16, &x[0, 0, 0], &out[0, 0], x.shape[0], x.shape[1],
+                                x.shape[2], x.strides[0] // 2, x.strides[2] // 2,
+                                out.strides[0] // 4, out.strides[1] // 4, <float> scale,
+                                num_threads)
+    if rc != 0:
+        raise MemoryError("softmax_fast: out of memory for a row buffer")
+
+
+def half_to_float32(const uint16_t[::1] x, float[::1] y, bint bf16):
+    """The kernel table's conversion of 16-bit patterns to float32 (tests check it bit by bit)."""
+    with nogil:
+        half_to_f32(bf16, &x[0], &y[0], x.shape[0])
+
+
+def float32_to_half(const float[::1] x, uint16_t[::1] y, bint bf16):
+    """The kernel table's conversion of float32 to 16-bit patterns (round to nearest even)."""
+    with nogil:
+        f32_to_half(bf16, &x[0], &y[0], x.shape[0])

@@ -48,6 +48,7 @@ int sf_cpu_isa_mask(void) {
     if (max_leaf < 7) return mask;
     sf_cpuid(1, 0, r);
     const int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+    const int f16c = (r[2] >> 29) & 1; /* the avx2 and avx512 tables convert float16 with it */
     if (!(osxsave && avx)) return mask;
     const unsigned long long xcr0 = sf_xgetbv0();
     const int os_ymm = (xcr0 & 0x6) == 0x6;    /* XMM and YMM state */
@@ -55,11 +56,31 @@ int sf_cpu_isa_mask(void) {
     sf_cpuid(7, 0, r);
     const int avx2 = (r[1] >> 5) & 1, avx512f = (r[1] >> 16) & 1;
     const int avx512dq = (r[1] >> 17) & 1, avx512bw = (r[1] >> 30) & 1, avx512vl = (r[1] >> 31) & 1;
-    if (os_ymm && avx2 && fma) mask |= 1 << SF_ISA_AVX2;
+    if (os_ymm && avx2 && fma && f16c) mask |= 1 << SF_ISA_AVX2;
     if (os_zmm && (mask & (1 << SF_ISA_AVX2)) && avx512f && avx512dq && avx512bw && avx512vl)
         mask |= 1 << SF_ISA_AVX512;
 #endif
     return mask;
+}
+
+int sf_cpu_has_avx512bf16(void) {
+#ifdef SF_X86
+    static int cached = -1; /* computed once; a race only computes the same answer twice */
+    if (cached >= 0) return cached;
+    int has = 0;
+    if (sf_cpu_isa_mask() & (1 << SF_ISA_AVX512)) {
+        unsigned r[4];
+        sf_cpuid(7, 0, r);
+        if (r[0] >= 1) { /* leaf 7 sub-leaf 1 exists: EAX bit 5 is AVX512_BF16 */
+            sf_cpuid(7, 1, r);
+            has = (r[0] >> 5) & 1;
+        }
+    }
+    cached = has;
+    return has;
+#else
+    return 0;
+#endif
 }
 
 const sf_kernels *sf_kernels_for_isa(int isa) {

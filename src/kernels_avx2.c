@@ -8,13 +8,14 @@
  * bits (exactly 0 at the floor, as in exp_portable.h), and the tail goes through a lane array.
  */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#pragma GCC target("avx2,fma,popcnt")
+#pragma GCC target("avx2,fma,f16c,popcnt")
 #define SF_HAVE_FMA 1 /* this target has FMA: exp_portable.h and the kernels use it */
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
 
 #include "exp_portable.h"
+#include "sigmoid_portable.h"
 
 static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale) {
     const __m256 vs = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
@@ -148,6 +149,59 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
     return y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, NULL)
              : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, rest);
 }
+
+/* ---- float16 / bfloat16 <-> float32 (dispatch.c requires F16C for this level) ---- */
+
+static void sf_f16_to_f32__avx2(const uint16_t *x, float *y, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++) y[i] = sf_f16_to_f32_one(x[i]);
+}
+
+static void sf_f32_to_f16__avx2(const float *x, uint16_t *y, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) /* vcvtps2ph: round to nearest even, NaN quieted */
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = sf_f32_to_f16_one(x[i]);
+}
+
+static void sf_bf16_to_f32__avx2(const uint16_t *x, float *y, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* a bfloat16 is the high half of a float32 */
+        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+    }
+    for (; i < n; i++) y[i] = sf_bf16_to_f32_one(x[i]);
+}
+
+/* round to nearest even on bit 16 by integer addition; NaN lanes keep their top bits, quieted */
+SF_INLINE __m256i sf_f32_to_bf16_bits8__avx2(__m256 v) {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    const __m256i r = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    const __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    return _mm256_blendv_epi8(r, q, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+}
+
+static void sf_f32_to_bf16__avx2(const float *x, uint16_t *y, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i a = sf_f32_to_bf16_bits8__avx2(_mm256_loadu_ps(x + i));
+        const __m256i b = sf_f32_to_bf16_bits8__avx2(_mm256_loadu_ps(x + i + 8));
+        /* packus works within 128-bit lanes: the permute puts the four quarters in order */
+        const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+        _mm256_storeu_si256((__m256i *)(y + i), p);
+    }
+    for (; i < n; i++) y[i] = sf_f32_to_bf16_one(x[i]);
+}
+
+#define SF_HALF_F16_IN sf_f16_to_f32__avx2
+#define SF_HALF_F16_OUT sf_f32_to_f16__avx2
+#define SF_HALF_BF16_IN sf_bf16_to_f32__avx2
+#define SF_HALF_BF16_OUT sf_f32_to_bf16__avx2
 
 #define SF_ISA avx2
 #define SF_LANES_F32 32 /* four 8-float vectors: independent accumulators hide FP latency */

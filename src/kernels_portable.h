@@ -126,6 +126,53 @@
 #endif
 #include "kernels_portable.inc"
 
+/* ---- elementwise: sigmoid and log_sigmoid (sigmoid_portable.h), both dtypes in double ---- */
+#include "sigmoid_portable.h"
+
+static void SF_NAME(f32, sigmoid, SF_ISA)(const float *x, float *y, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = (float)sf_sigmoid_d((double)x[i]);
+}
+static void SF_NAME(f32, log_sigmoid, SF_ISA)(const float *x, float *y, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = (float)sf_log_sigmoid_d((double)x[i]);
+}
+static void SF_NAME(f64, sigmoid, SF_ISA)(const double *x, double *y, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_sigmoid_d(x[i]);
+}
+static void SF_NAME(f64, log_sigmoid, SF_ISA)(const double *x, double *y, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_log_sigmoid_d(x[i]);
+}
+
+/* ---- float16 / bfloat16 conversions: the ISA file may define SF_HALF_<F16|BF16>_<IN|OUT> to
+ * hand-written versions (F16C, AVX512-BF16) ---- */
+#ifndef SF_HALF_F16_IN
+static void SF_NAME(f16, to_f32, SF_ISA)(const uint16_t *x, float *y, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_f16_to_f32_one(x[i]);
+}
+#define SF_HALF_F16_IN SF_NAME(f16, to_f32, SF_ISA)
+#endif
+#ifndef SF_HALF_F16_OUT
+static void SF_NAME(f32, to_f16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_f32_to_f16_one(x[i]);
+}
+#define SF_HALF_F16_OUT SF_NAME(f32, to_f16, SF_ISA)
+#endif
+#ifndef SF_HALF_BF16_IN
+static void SF_NAME(bf16, to_f32, SF_ISA)(const uint16_t *x, float *y, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_bf16_to_f32_one(x[i]);
+}
+#define SF_HALF_BF16_IN SF_NAME(bf16, to_f32, SF_ISA)
+#endif
+#ifndef SF_HALF_BF16_OUT
+static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_f32_to_bf16_one(x[i]);
+}
+#define SF_HALF_BF16_OUT SF_NAME(f32, to_bf16, SF_ISA)
+#endif
+
+#ifndef SF_HALF_SOFTMAX_ROW
+#define SF_HALF_SOFTMAX_ROW NULL
+#endif
+
 #define SF_ALGOS(dt, op) \
     {SF_NAME(dt, op##_three_pass, SF_ISA), SF_NAME(dt, op##_two_pass, SF_ISA), \
      SF_NAME(dt, op##_online, SF_ISA)}
@@ -140,10 +187,13 @@
         .write_log_softmax = SF_NAME(dt, write_log_softmax, SF_ISA),                              \
         .write_two_pass = SF_NAME(dt, write_two_pass, SF_ISA), .columns = SF_ALGOS(dt, columns),  \
         .logsumexp_columns = SF_NAME(dt, logsumexp_columns, SF_ISA),                              \
+        .sigmoid = SF_NAME(dt, sigmoid, SF_ISA), .log_sigmoid = SF_NAME(dt, log_sigmoid, SF_ISA),  \
     }
 
 const sf_kernels SF_TABLE_NAME(SF_ISA) = {
     .isa = SF_STR(SF_ISA),
     .f32 = SF_DTYPE_TABLE(f32),
     .f64 = SF_DTYPE_TABLE(f64),
+    .half = {SF_HALF_F16_IN, SF_HALF_F16_OUT, SF_HALF_BF16_IN, SF_HALF_BF16_OUT,
+             SF_HALF_SOFTMAX_ROW},
 };

@@ -10,6 +10,7 @@
 #define SOFTMAX_FAST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,15 +68,35 @@ typedef struct sf_partial {
         /* logsumexp down each column of a panel into out[j * out_stride] */                       \
         void (*logsumexp_columns)(const T *x, T *out, ptrdiff_t n, ptrdiff_t width,                \
                                   ptrdiff_t x_stride, ptrdiff_t out_stride, T scale);              \
+        /* elementwise, contiguous, y == x allowed: 1 / (1 + exp(-x)) and its log */              \
+        void (*sigmoid)(const T *x, T *y, ptrdiff_t n);                                            \
+        void (*log_sigmoid)(const T *x, T *y, ptrdiff_t n);                                        \
     } NAME;
 
 SF_DECLARE_KERNEL_TABLE(sf_f32_kernels, float)
 SF_DECLARE_KERNEL_TABLE(sf_f64_kernels, double)
 
+/* float16 (IEEE binary16) and bfloat16 <-> float32 conversions of contiguous arrays, as raw
+ * 16-bit patterns: round to nearest even, NaN stays NaN, infinities kept. bfloat16 subnormal
+ * outputs may flush to zero where the CPU's own conversion (AVX512-BF16) is used. */
+typedef struct sf_half_kernels {
+    void (*f16_to_f32)(const uint16_t *x, float *y, ptrdiff_t n);
+    void (*f32_to_f16)(const float *x, uint16_t *y, ptrdiff_t n);
+    void (*bf16_to_f32)(const uint16_t *x, float *y, ptrdiff_t n);
+    void (*f32_to_bf16)(const float *x, uint16_t *y, ptrdiff_t n);
+    /* softmax (log=0) or log_softmax (log=1) of one contiguous 16-bit row (bf16: bfloat16, else
+     * float16) into y, three-pass, the exp terms kept in buf (n floats); y may be x. NULL where
+     * the ISA has no hand-written one: the caller converts rows into float32 and uses the float32
+     * kernels. */
+    void (*softmax_row)(const uint16_t *x, uint16_t *y, ptrdiff_t n, float scale, int bf16,
+                        int log, float *buf);
+} sf_half_kernels;
+
 typedef struct sf_kernels {
     const char *isa;
     sf_f32_kernels f32;
     sf_f64_kernels f64;
+    sf_half_kernels half;
 } sf_kernels;
 
 /* ISA levels, lowest first. */
@@ -117,6 +138,9 @@ double sf_f64_logsumexp_finish(const double *x, ptrdiff_t n, ptrdiff_t stride, d
  * thread: a fence per copy would drain the write-combining buffers every row. */
 void sf_stream_copy(const void *src, void *dst, size_t bytes);
 void sf_stream_fence(void);
+
+/* Nonzero when this CPU has AVX512-BF16 (vcvtneps2bf16) with the AVX-512 state enabled. */
+int sf_cpu_has_avx512bf16(void);
 
 /* OpenMP facts of this build (1 and 0 without OpenMP). */
 int sf_omp_max_threads(void);
