@@ -541,7 +541,7 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
 #: rest = sum - 1 counted without rounding the 1 (see src/softmax_fast.h).
 PARTIAL_DTYPE = np.dtype([("max", np.float64), ("sum", np.float64), ("rest", np.float64)])
 #: The partial of an empty chunk (or of one holding only -inf): neutral in the merge.
-EMPTY_PARTIAL = (-np.inf, 0.0, -1.0)
+EMPTY_PARTIAL = np.array((-np.inf, 0.0, -1.0), dtype=PARTIAL_DTYPE)
 
 
 def _rows_source(arr, axes):
