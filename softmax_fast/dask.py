@@ -46,7 +46,10 @@ def _block_call(block, name, **kwargs):
     return np.asarray(_numpy_function(name)(block, **kwargs))
 
 
-def _chunk(x_chunk, axis, keepdims, compute, scale, num_threads):
+def _chunk(x_chunk, axis, keepdims, compute, scale, num_threads, meta_dtype,
+           computing_meta=False):
+    if computing_meta:   # dask infers the layer's metadata: the reduction's dtype, no data
+        return _meta(np.ndim(x_chunk), meta_dtype)
     return _api.chunk_partials(x_chunk, axis, compute, scale, num_threads)
 
 
@@ -65,7 +68,8 @@ def _write(block, parts, axes, compute, result_dtype, scale, num_threads, log):
 
 def _merged_partials(x, axes, compute, sc, nt, split_every):
     """One merged (max, sum, rest) partial per slice, the reduced axes kept with length 1."""
-    chunk = functools.partial(_chunk, compute=compute, scale=sc, num_threads=nt)
+    chunk = functools.partial(_chunk, compute=compute, scale=sc, num_threads=nt,
+                              meta_dtype=_api.PARTIAL_DTYPE)
     return da.reduction(x, chunk, _combine, combine=_combine, axis=axes, keepdims=True,
                         dtype=_api.PARTIAL_DTYPE, split_every=split_every, concatenate=True,
                         name="softmax_fast-partials", meta=_meta(x.ndim, _api.PARTIAL_DTYPE))
@@ -238,7 +242,8 @@ def logsumexp(x, axis=None, *, keepdims=False, dtype=None, scale=None, num_threa
         return x.map_blocks(fn, dtype=result_dtype, drop_axis=axes,
                             meta=_meta(x.ndim - len(axes), result_dtype),
                             token="softmax_fast-logsumexp")
-    chunk = functools.partial(_chunk, compute=compute, scale=sc, num_threads=nt)
+    chunk = functools.partial(_chunk, compute=compute, scale=sc, num_threads=nt,
+                              meta_dtype=result_dtype)
     aggregate = functools.partial(_aggregate_lse, compute=compute, result_dtype=result_dtype)
     out_ndim = x.ndim if keepdims else x.ndim - len(axes)
     return da.reduction(x, chunk, aggregate, combine=_combine, axis=axes, keepdims=keepdims,
