@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from softmax_fast import _api
-from helpers import (DTYPES, TAIL_LENGTHS, assert_logsumexp_close, assert_softmax_close, logits,
-                     strict)
+from helpers import (DTYPES, SENTINEL, TAIL_LENGTHS, assert_logsumexp_close, assert_softmax_close,
+                     logits, strict, strided_buffer)
 
 SOFTMAX_LIKE = [pytest.param(False, id="softmax"), pytest.param(True, id="log_softmax")]
 
@@ -154,3 +154,30 @@ def test_merge_of_partials_is_exact_at_the_max():
     want = np.log1p(np.exp(-40.0) + np.exp(-41.0) + np.exp(-45.0))
     assert lse[0, 0] == pytest.approx(want, rel=4e-16)
     assert out[True][0, 0] == pytest.approx(-want, rel=4e-16)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [33, 70001])
+def test_core_kernels_on_strided_views(isa, dtype, n, rng):
+    """The compiled kernels directly, on (outer, n, inner) views with inner > 1 and strided
+    rows (gathered), written into a strided output (scattered): nothing written outside it."""
+    from softmax_fast import _core
+    x = logits(rng, (2, n, 3), dtype)
+    parts = np.empty((2, 3, 3))
+    _core.partials_3d(x, parts, 1.0, 2)
+    merged = np.ascontiguousarray(parts)   # one chunk per slice: its partial is the merged one
+    out, base = strided_buffer(x.shape, dtype, SENTINEL)
+    for log in (False, True):
+        _core.softmax_from_partials_3d(x, merged, out, log, 1.0, 2)
+        assert_softmax_close(out, x, 1, log=log)
+    assert np.count_nonzero(base == SENTINEL) == base.size - out.size, "wrote outside out"
+    lse = np.empty(6, dtype)
+    _core.logsumexp_from_partials(merged.reshape(6, 3), lse)
+    assert_logsumexp_close(lse.reshape(2, 1, 3), x, 1, keepdims=True)
+    # one strided row shared by two threads (the gathered long-row branch)
+    x1 = logits(rng, (2 * n,), dtype)[::2].reshape(1, n, 1)
+    p1 = np.empty((1, 1, 3))
+    _core.partials_3d(x1, p1, 1.0, 2)
+    y1 = np.empty((1, n, 1), dtype)
+    _core.softmax_from_partials_3d(x1, p1, y1, False, 1.0, 2)
+    assert_softmax_close(y1, x1, 1)
