@@ -27,6 +27,13 @@ def _as_dask(x):
     return x
 
 
+def _check_not_masked(x):
+    # the NumPy functions take a mask as `where`; the chunk kernels have no `where` yet
+    if isinstance(getattr(x, "_meta", None), np.ma.MaskedArray):
+        raise TypeError("x: a masked dask array is supported only when the softmax axes are "
+                        "not chunked (each slice in one chunk)")
+
+
 def _threads(num_threads) -> int:
     # dask runs chunks in parallel: one kernel thread per task unless asked
     return 1 if num_threads is None else _api._threads(num_threads)
@@ -91,6 +98,7 @@ def _softmax_like(x, axis, dtype, scale, num_threads, split_every, log):
                                dtype=dtype, scale=scale, num_threads=nt)
         return x.map_blocks(fn, dtype=result_dtype, meta=_meta(x.ndim, result_dtype),
                             token=f"softmax_fast-{name}")
+    _check_not_masked(x)
     parts = _merged_partials(x, axes, compute, sc, nt, split_every)
     write = functools.partial(_write, axes=axes, compute=compute, result_dtype=result_dtype,
                               scale=sc, num_threads=nt, log=log)
@@ -127,7 +135,9 @@ def softmax(x, axis=-1, *, dtype=None, scale=None, num_threads=None, split_every
     Raises
     ------
     TypeError
-        Complex, object or string input; a bad `dtype`, `scale` or `num_threads` type.
+        Complex, object or string input; a bad `dtype`, `scale` or `num_threads` type; a
+        masked dask array chunked along the softmax axes (a mask acts as ``where`` only when
+        each slice lies in one chunk).
     ValueError
         Non-finite `scale`, ``num_threads < 1``, repeated axes.
     numpy.exceptions.AxisError
@@ -242,6 +252,7 @@ def logsumexp(x, axis=None, *, keepdims=False, dtype=None, scale=None, num_threa
         return x.map_blocks(fn, dtype=result_dtype, drop_axis=axes,
                             meta=_meta(x.ndim - len(axes), result_dtype),
                             token="softmax_fast-logsumexp")
+    _check_not_masked(x)
     chunk = functools.partial(_chunk, compute=compute, scale=sc, num_threads=nt,
                               meta_dtype=result_dtype)
     aggregate = functools.partial(_aggregate_lse, compute=compute, result_dtype=result_dtype)

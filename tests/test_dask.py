@@ -210,6 +210,20 @@ def test_bad_arguments():
         sfd.softmax(dx, num_threads=1.5)
 
 
+def test_masked_arrays(rng):
+    """A mask acts as `where` when each slice lies in one chunk (the NumPy functions); chunked
+    along the axis, a masked array is refused rather than its mask ignored."""
+    x = logits(rng, (4, 30), np.float64)
+    mask = rng.random(x.shape) < 0.3
+    dm = da.ma.masked_array(da.from_array(x, chunks=(2, 30)), mask=mask)
+    got = _compute(sfd.softmax(dm))
+    np.testing.assert_array_equal(np.asarray(got), sf.softmax(np.ma.masked_array(x, mask)))
+    chunked = da.ma.masked_array(da.from_array(x, chunks=(2, 10)), mask=mask)
+    for fn in (sfd.softmax, sfd.log_softmax, sfd.logsumexp):
+        with pytest.raises(TypeError, match="masked"):
+            fn(chunked, axis=1)
+
+
 # ---- dask.distributed: a local cluster of two worker processes ----------------------------------
 
 @pytest.fixture(scope="module")
