@@ -243,6 +243,9 @@ def test_local_cluster(client, dtype, rng):
         y = _fns(log)[0](dx)
         got = client.compute(y).result()
         assert_softmax_close(got, x, log=log)
+        # the same bits in worker processes as on local threads and on one thread
+        np.testing.assert_array_equal(got, y.compute(scheduler="threads"))
+        np.testing.assert_array_equal(got, y.compute(scheduler="sync"))
     lse = client.compute(sfd.logsumexp(dx, axis=1, split_every=2)).result()
     assert_logsumexp_close(lse, x, 1)
     # the work ran in both worker processes
