@@ -15,6 +15,8 @@ import functools
 import dask.array as da
 import numpy as np
 
+import softmax_fast as _sf   # the package's NumPy functions (initialised before this module)
+
 from . import _api
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
@@ -43,14 +45,9 @@ def _meta(ndim, dtype):
     return np.empty((0,) * ndim, dtype=dtype)
 
 
-def _numpy_function(name):
-    import softmax_fast    # the package's public NumPy functions (not imported at module load)
-    return getattr(softmax_fast, name)
-
-
 def _block_call(block, name, **kwargs):
     """A whole-slice chunk: straight to the NumPy function (an array even when 0-d)."""
-    return np.asarray(_numpy_function(name)(block, **kwargs))
+    return np.asarray(getattr(_sf, name)(block, **kwargs))
 
 
 def _chunk(x_chunk, axis, keepdims, compute, scale, num_threads, meta_dtype,
