@@ -72,10 +72,15 @@ def _as_input(x):
     except (TypeError, ValueError) as exc:   # ragged nesting, too many dimensions, ...
         kind = ValueError if isinstance(exc, ValueError) else TypeError
         raise kind(f"x: cannot be converted to an array: {exc}") from exc
-    if not (arr.dtype.kind in "biuf" or _is_bfloat16(arr.dtype)):
-        raise TypeError(f"x: unsupported dtype {arr.dtype}; softmax_fast takes real numbers "
-                        "(bool, integers, float16/32/64, bfloat16)")
+    check_input_dtype(arr.dtype)
     return arr, mask_where
+
+
+def check_input_dtype(dt: np.dtype) -> None:
+    """TypeError unless `dt` is a dtype the functions take (also for dask arrays' dtypes)."""
+    if not (dt.kind in "biuf" or _is_bfloat16(dt)):
+        raise TypeError(f"x: unsupported dtype {dt}; softmax_fast takes real numbers "
+                        "(bool, integers, float16/32/64, bfloat16)")
 
 
 def _dtypes(in_dtype: np.dtype, dtype) -> tuple[np.dtype, np.dtype]:
@@ -624,6 +629,101 @@ def sigmoid_like(x, out, dtype, num_threads, log):
         return out
     res = dst if result_dtype == work else _cast(dst, result_dtype)
     return res[()] if res.ndim == 0 else res
+
+
+# ---- chunks of one slice (softmax_fast.dask) -------------------------------------------------
+#
+# A slice cut into chunks (dask blocks along the reduced axes) is done in two passes: each chunk's
+# (max, sum, rest) partial, the partials merged (associatively: any tree), then each chunk
+# written from its slice's merged partial. These functions work on one NumPy chunk each; the
+# dask graph is built in `softmax_fast.dask`.
+
+#: One slice's partial, the C struct `sf_partial` as a NumPy record: exp-sum = sum * exp(max),
+#: rest = sum - 1 counted without rounding the 1 (see src/softmax_fast.h).
+PARTIAL_DTYPE = np.dtype([("max", np.float64), ("sum", np.float64), ("rest", np.float64)])
+#: The partial of an empty chunk (or of one holding only -inf): neutral in the merge.
+EMPTY_PARTIAL = np.array((-np.inf, 0.0, -1.0), dtype=PARTIAL_DTYPE)
+
+
+def _rows_source(arr, axes):
+    """(source, plan) for `arr`'s chunk kernels: a plan whose rows (the reduced axes) are
+    contiguous in memory. The kernels gather strided rows element by element, which costs far
+    more than one copy in that order when the reduced axis is not the innermost one."""
+    plan = _plan(arr, axes)
+    if plan is not None and _group(arr.shape, arr.strides, plan[2]) == (1, 0):
+        src = arr
+    else:
+        plan = _contiguous_plan(arr.ndim, axes)
+        order = [d for dims in plan for d in dims]
+        src = np.ascontiguousarray(arr.transpose(order)).transpose(np.argsort(order))
+    return src, plan
+
+
+def _partials_rows(parts, plan):
+    """The (O, I, 3) float64 C-contiguous view (a copy when needed) of a PARTIAL_DTYPE array
+    of kept shape (reduced axes of length 1), in the order of `plan`."""
+    order = [d for dims in plan for d in dims]
+    p = np.ascontiguousarray(parts.transpose(order))
+    outer = math.prod(parts.shape[d] for d in plan[0])
+    inner = math.prod(parts.shape[d] for d in plan[2])
+    return p.view(np.float64).reshape(outer, inner, 3)
+
+
+def chunk_partials(block, axes, compute, scale, num_threads):
+    """The partials of one chunk over `axes` (normalised): a PARTIAL_DTYPE array of the
+    chunk's shape with the reduced axes of length 1. Special values are explicit in them:
+    a slice holding NaN has max NaN; one holding +inf (no NaN) max +inf and sum NaN."""
+    arr = _native(np.asarray(block), compute)
+    kept = tuple(1 if d in axes else s for d, s in enumerate(arr.shape))
+    if arr.size == 0:
+        return np.full(kept, EMPTY_PARTIAL, dtype=PARTIAL_DTYPE)
+    src, plan = _rows_source(arr, axes)
+    v_src = _view3(src, plan, writeable=False)
+    parts = np.empty((v_src.shape[0], v_src.shape[2]), dtype=PARTIAL_DTYPE)
+    _core.partials_3d(v_src, parts.view(np.float64).reshape(parts.shape + (3,)), scale,
+                      num_threads)
+    return _from3(parts.reshape(v_src.shape[0], 1, v_src.shape[2]), kept, plan)
+
+
+def merge_chunk_partials(parts, axes):
+    """Merge a PARTIAL_DTYPE array along `axes` (the partials of a slice's chunks, any number
+    along each reduced axis) into one partial per slice, kept shape; `sf_merge_all`'s rule."""
+    k = len(axes)
+    moved = np.moveaxis(parts, axes, tuple(range(parts.ndim - k, parts.ndim)))
+    count = math.prod(moved.shape[parts.ndim - k:])
+    rows = np.ascontiguousarray(moved).reshape(-1, count)
+    out = np.empty(rows.shape[0], dtype=PARTIAL_DTYPE)
+    _core.merge_partials(rows.view(np.float64).reshape(rows.shape[0], count, 3),
+                         out.view(np.float64).reshape(rows.shape[0], 3))
+    merged = out.reshape(moved.shape[:parts.ndim - k] + (1,) * k)
+    return np.moveaxis(merged, tuple(range(parts.ndim - k, parts.ndim)), axes)
+
+
+def logsumexp_from_chunk_partials(parts, axes, keepdims, compute, result_dtype):
+    """The logsumexp over `axes` from the partials of a slice's chunks (see
+    `merge_chunk_partials`), in `result_dtype`; the reduced axes kept with length 1 or dropped."""
+    merged = np.ascontiguousarray(merge_chunk_partials(parts, axes))
+    res = np.empty(merged.shape, dtype=compute)
+    _core.logsumexp_from_partials(merged.view(np.float64).reshape(-1, 3), res.reshape(-1))
+    if not keepdims:
+        res = res.reshape(tuple(s for d, s in enumerate(res.shape) if d not in axes))
+    return _cast(res, result_dtype)
+
+
+def softmax_chunk_from_partials(block, parts, axes, compute, result_dtype, scale, num_threads,
+                                log):
+    """softmax (log_softmax with `log`) of one chunk whose slices over `axes` continue in other
+    chunks, from each slice's merged partial `parts` (kept shape, `merge_chunk_partials`)."""
+    arr = _native(np.asarray(block), compute)
+    if arr.size == 0:
+        return np.empty(arr.shape, dtype=result_dtype)
+    src, plan = _rows_source(arr, axes)
+    v_src = _view3(src, plan, writeable=False)
+    target = _empty_for_plan(src, plan, compute)
+    v_dst = _view3(target, plan, writeable=True)
+    _core.softmax_from_partials_3d(v_src, _partials_rows(np.asarray(parts), plan), v_dst, log,
+                                   scale, num_threads)
+    return target if result_dtype == compute else _cast(target, result_dtype)
 
 
 def show_config() -> dict:

@@ -18,6 +18,7 @@ from libc.stdlib cimport malloc, free
 from libc.stdio cimport snprintf
 from libc.math cimport log, log1p, exp, fma, INFINITY, NAN
 from libc.stdint cimport uint16_t
+from libc.math cimport isfinite
 cimport numpy as cnp
 
 cnp.import_array()
@@ -715,6 +716,236 @@ def logsumexp_rows(cnp.ndarray x, cnp.ndarray out, int num_threads):
             rc = run_logsumexp(<const double *> cnp.PyArray_DATA(x),
                                <double *> cnp.PyArray_DATA(out), rows, n, 1, n, 1, 1, 1, 1,
                                <double> 1.0, num_threads)
+    if rc != 0:
+        raise MemoryError("softmax_fast: out of memory for a row buffer")
+
+
+# ---------------------------------------------------------------------------------------------
+# chunks of one slice (softmax_fast.dask): per-row (max, sum, rest) partials, their merge, and
+# the write pass from a merged partial. The merged partial is the slice's logsumexp in factored
+# form, lse = max + log1p(rest): the write pass takes x - max exactly and applies 1/sum in two
+# parts, as for a row cut into blocks in memory. (A plain float64 lse would cost float64 outputs
+# a relative error of |lse| * 2^-53, about |lse| ulp, in exp(x - lse).)
+
+cdef inline sf_partial canonical_partial(const floating *x, Py_ssize_t n, Py_ssize_t stride,
+                                         floating sc, sf_partial p) noexcept nogil:
+    """The partial of a chunk with DESIGN section 3's special values made explicit, so that the
+    merge of partials alone gives them: NaN anywhere -> (NaN, NaN, NaN); +inf (no NaN) ->
+    (+inf, NaN, NaN); only -inf or empty -> (-inf, 0, -1). The kernels' own partial cannot tell
+    a chunk holding +inf and NaN from one holding +inf only."""
+    cdef double v
+    if isfinite(p.max) and isfinite(p.sum):
+        return p
+    v = k_lse_finish(x, n, stride, sc, p)     # scans the chunk: NaN, +inf or -inf
+    if v != v:
+        p.max = NAN
+        p.sum = NAN
+        p.rest = NAN
+    elif v == INFINITY:
+        p.max = INFINITY
+        p.sum = NAN
+        p.rest = NAN
+    else:
+        p.max = -INFINITY
+        p.sum = 0.0
+        p.rest = -1.0
+    return p
+
+
+cdef int run_partials(const floating *x0, sf_partial *parts, Py_ssize_t O, Py_ssize_t N,
+                      Py_ssize_t I, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2, floating sc,
+                      int num_threads) noexcept nogil:
+    """(max, sum, rest) of every row along the middle axis of an (O, N, I) strided block into
+    parts[o * I + i]. Rows are reduced as logsumexp reduces them (fixed blocks for long rows:
+    bits independent of the thread count). Returns nonzero when out of memory."""
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef Py_ssize_t R = O * I, r
+    cdef const floating *xr
+    cdef int nt, rc = 0
+    cdef floating *buf = NULL
+    cdef sf_partial p
+    cdef int err = 0
+    cdef int *errp = &err
+    if N >= SPLIT_MIN and R < num_threads:
+        nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
+        for r in range(R):
+            xr = row_at(x0, r, I, xs0, xs2)
+            if xs1 != 1:
+                if buf == NULL:
+                    buf = <floating *> malloc(N * isz)
+                if buf == NULL:
+                    rc = -1
+                    break
+                gather(xr, N, xs1, buf)
+                p = blocked_partial(<const floating *> buf, N, sc, nt, NULL)
+            else:
+                p = blocked_partial(xr, N, sc, nt, NULL)
+            if p.sum == -1.0:
+                rc = -1
+                break
+            parts[r] = canonical_partial(xr, N, xs1, sc, p)
+        free(buf)
+    else:
+        nt = plan_threads(R * N, R, num_threads)
+        with parallel(num_threads=nt):
+            buf = NULL
+            if xs1 != 1:
+                buf = <floating *> malloc(N * isz)
+                if buf == NULL:
+                    errp[0] = 1
+            for r in prange(R, schedule='static'):
+                xr = row_at(x0, r, I, xs0, xs2)
+                if xs1 == 1:
+                    p = blocked_partial(xr, N, sc, 1, next_row(x0, r, R, I, xs0, xs1, xs2))
+                elif buf != NULL:
+                    gather(xr, N, xs1, buf)
+                    p = blocked_partial(<const floating *> buf, N, sc, 1, NULL)
+                else:
+                    continue
+                if p.sum == -1.0:
+                    errp[0] = 1
+                else:
+                    parts[r] = canonical_partial(xr, N, xs1, sc, p)
+            free(buf)
+    return rc != 0 or err != 0
+
+
+def partials_3d(const floating[:, :, :] x, double[:, :, ::1] parts, double scale, int num_threads):
+    """The (max, sum, rest) partial of every slice along axis 1 of a non-empty 3-D view
+    (outer, n, inner) into ``parts`` (outer, inner, 3), float64 C-contiguous. Special values
+    are made explicit (see `canonical_partial`) so that `merge_partials` carries them."""
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef int rc
+    if parts.shape[0] != x.shape[0] or parts.shape[1] != x.shape[2] or parts.shape[2] != 3:
+        raise ValueError("partials_3d: parts must be (outer, inner, 3)")
+    with nogil:
+        rc = run_partials(&x[0, 0, 0], <sf_partial *> &parts[0, 0, 0], x.shape[0], x.shape[1],
+                          x.shape[2], x.strides[0] // isz, x.strides[1] // isz,
+                          x.strides[2] // isz, <floating> scale, num_threads)
+    if rc != 0:
+        raise MemoryError("softmax_fast: out of memory for a row buffer")
+
+
+def merge_partials(const double[:, :, ::1] parts, double[:, ::1] out):
+    """Merge the k partials of each of R slices, ``parts`` (R, k, 3), into ``out`` (R, 3) with
+    the associative rule of the online algorithm (`sf_merge_all`: the sum of the partials at
+    the max and the others rescaled, in one compensated sum)."""
+    cdef Py_ssize_t R = parts.shape[0], k = parts.shape[1], r
+    cdef sf_partial p
+    if parts.shape[2] != 3 or out.shape[0] != R or out.shape[1] != 3 or k < 1:
+        raise ValueError("merge_partials: parts must be (R, k >= 1, 3) and out (R, 3)")
+    with nogil:
+        for r in range(R):
+            p = sf_merge_all(<const sf_partial *> &parts[r, 0, 0], k)
+            out[r, 0] = p.max
+            out[r, 1] = p.sum
+            out[r, 2] = p.rest
+
+
+def logsumexp_from_partials(const double[:, ::1] parts, floating[::1] out):
+    """``out[r]`` = the logsumexp of slice r from its merged partial ``parts[r]`` (R, 3):
+    max + log1p(rest), or NaN, +inf, -inf for the special partials of `partials_3d`."""
+    cdef Py_ssize_t R = parts.shape[0], r
+    cdef double m, v
+    if parts.shape[1] != 3 or out.shape[0] != R:
+        raise ValueError("logsumexp_from_partials: parts must be (R, 3) and out (R,)")
+    with nogil:
+        for r in range(R):
+            m = parts[r, 0]
+            if m != m or m == INFINITY or m == -INFINITY:
+                v = m
+            elif not isfinite(parts[r, 1]):
+                v = NAN
+            else:
+                v = m + log1p(parts[r, 2])
+            out[r] = <floating> v
+
+
+cdef int run_softmax_from_partials(bint log_out, const floating *x0, const sf_partial *parts,
+                                   floating *y0, Py_ssize_t O, Py_ssize_t N, Py_ssize_t I,
+                                   Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2,
+                                   Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t ys2,
+                                   floating sc, int num_threads) noexcept nogil:
+    """Write pass of softmax (or log_softmax) along the middle axis of an (O, N, I) block whose
+    rows are chunks of longer slices, given each slice's merged partial parts[o * I + i].
+    Strided rows go through a row buffer; large outputs stream as in `run_softmax`. Returns
+    nonzero when out of memory."""
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef Py_ssize_t R = O * I, r, nb, b, lo, ln
+    cdef const floating *src
+    cdef floating *dst
+    cdef int nt
+    cdef bint strided = xs1 != 1 or ys1 != 1
+    cdef bint stream = STREAM_ENABLED and not strided and R * N * isz >= STREAM_MIN_BYTES
+    cdef floating *buf = NULL
+    cdef int err = 0
+    cdef int *errp = &err
+    if N >= SPLIT_MIN and R < num_threads and not strided:
+        # few long contiguous rows: the threads share the fixed blocks of each row in turn
+        nb = (N + BLOCK - 1) // BLOCK
+        nt = plan_threads(N, nb, num_threads)
+        for r in range(R):
+            src = row_at(x0, r, I, xs0, xs2)
+            dst = row_at(y0, r, I, ys0, ys2)
+            if nt > 1:
+                with parallel(num_threads=nt):
+                    for b in prange(nb, schedule='static'):
+                        lo = b * BLOCK
+                        ln = min(BLOCK, N - lo)
+                        k_write(log_out, SF_THREE_PASS, src + lo, dst + lo, ln, sc, 0, parts[r],
+                                parts[r], <floating *> NULL, stream)
+                    if stream:
+                        sf_stream_fence()
+            else:
+                k_write(log_out, SF_THREE_PASS, src, dst, N, sc, 0, parts[r], parts[r],
+                        <floating *> NULL, stream)
+        if stream:
+            sf_stream_fence()
+        return 0
+    nt = plan_threads(R * N, R, num_threads)
+    with parallel(num_threads=nt):
+        buf = NULL
+        if strided:
+            buf = <floating *> malloc(N * isz)
+            if buf == NULL:
+                errp[0] = 1
+        for r in prange(R, schedule='static'):
+            if strided and buf == NULL:
+                continue
+            src = row_at(x0, r, I, xs0, xs2)
+            dst = row_at(y0, r, I, ys0, ys2)
+            if xs1 != 1:
+                gather(src, N, xs1, buf)
+                src = buf
+            if ys1 != 1:
+                dst = buf    # the write kernels accept y == x
+            k_write(log_out, SF_THREE_PASS, src, dst, N, sc, 0, parts[r], parts[r],
+                    <floating *> NULL, stream)
+            if ys1 != 1:
+                scatter(buf, N, row_at(y0, r, I, ys0, ys2), ys1)
+        if stream:
+            sf_stream_fence()
+        free(buf)
+    return err != 0
+
+
+def softmax_from_partials_3d(const floating[:, :, :] x, const double[:, :, ::1] parts,
+                             floating[:, :, :] y, bint log_out, double scale, int num_threads):
+    """softmax (or log_softmax) along axis 1 of a non-empty 3-D view (outer, n, inner) whose
+    slices are chunks of longer slices, written into `y`, from each long slice's merged
+    (max, sum, rest) partial ``parts`` (outer, inner, 3) (`merge_partials` of `partials_3d`):
+    ``exp(x - max) / sum``, or ``(x - max) - log1p(rest)``."""
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef int rc
+    if parts.shape[0] != x.shape[0] or parts.shape[1] != x.shape[2] or parts.shape[2] != 3:
+        raise ValueError("softmax_from_partials_3d: parts must be (outer, inner, 3)")
+    with nogil:
+        rc = run_softmax_from_partials(log_out, &x[0, 0, 0], <const sf_partial *> &parts[0, 0, 0],
+                                       &y[0, 0, 0], x.shape[0], x.shape[1], x.shape[2],
+                                       x.strides[0] // isz, x.strides[1] // isz,
+                                       x.strides[2] // isz, y.strides[0] // isz,
+                                       y.strides[1] // isz, y.strides[2] // isz,
+                                       <floating> scale, num_threads)
     if rc != 0:
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
