@@ -82,10 +82,29 @@ class BuildExt(build_ext):
         if omp is not None:
             cflags += omp[0]
             lflags += omp[1]
+        self._write_build_config(cflags)
         for ext in self.extensions:
             ext.extra_compile_args = cflags + list(ext.extra_compile_args or [])
             ext.extra_link_args = lflags + list(ext.extra_link_args or [])
+            ext.include_dirs = list(ext.include_dirs) + [self.build_temp]
         super().build_extensions()
+
+    def _write_build_config(self, cflags):
+        """sf_build_config.h in the build's temporary directory: the flags chosen above (and
+        CFLAGS from the environment), for show_config()["build"]. A header, not a -D macro:
+        a string macro on the command line needs quoting that differs per compiler."""
+        flags = " ".join(cflags + os.environ.get("CFLAGS", "").split())
+        literal = flags.replace("\\", "\\\\").replace('"', '\\"')
+        os.makedirs(self.build_temp, exist_ok=True)
+        path = os.path.join(self.build_temp, "sf_build_config.h")
+        text = f'#define SF_BUILD_FLAGS "{literal}"\n'
+        old = None
+        if os.path.exists(path):
+            with open(path) as f:
+                old = f.read()
+        if old != text:  # unchanged: keep its time stamp, so nothing rebuilds for it
+            with open(path, "w") as f:
+                f.write(text)
 
 
 extensions = [

@@ -13,7 +13,7 @@ import os
 import numpy as np
 from numpy.exceptions import AxisError
 
-from . import _core
+from . import _core, _runtime
 from ._version import __version__
 
 ALGORITHMS = {"three-pass": _core.THREE_PASS, "two-pass": _core.TWO_PASS, "online": _core.ONLINE}
@@ -533,6 +533,7 @@ def show_config() -> dict:
         "available_isas": _core.available_isas(),
         "cpu_isas": _core.cpu_isas(),
         "openmp": _core.have_openmp(),
+        "openmp_runtime": _runtime.openmp_runtime(),
         "num_threads": max(1, _core.omp_max_threads()),
         "auto": {f"{dt} {fn}": algo for (dt, fn), algo in AUTO_ALGORITHM.items()},
         "parallel": {
@@ -542,4 +543,5 @@ def show_config() -> dict:
             "column_panel": _core.COLUMN_PANEL_,
             "stream_output_from_bytes": _core.STREAM_MIN_BYTES_,
         },
+        "build": _core.build_info(),
     }
