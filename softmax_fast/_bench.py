@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import gc
 import math
+import os
+import platform
 import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -154,6 +156,28 @@ def peer_versions() -> dict[str, str]:
     except ImportError:
         pass
     return out
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo; elsewhere what `platform` knows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, object]:
+    """Where a benchmark ran: CPU model, logical CPUs (and those this process may use), OS."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    return {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "usable_cpus": usable,
+            "platform": platform.platform(), "python": platform.python_version()}
 
 
 def to_numpy(y) -> np.ndarray:
