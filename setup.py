@@ -119,6 +119,8 @@ extensions = [
 ]
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}),
+    ext_modules=cythonize(extensions, compiler_directives={"language_level": "3",
+                                                     # no __test__ dict (stubtest would see it)
+                                                     "autotestdict": False}),
     cmdclass={"build_ext": BuildExt},
 )

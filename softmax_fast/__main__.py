@@ -21,6 +21,7 @@ import os
 import platform
 import sys
 import time
+from typing import Any, Callable, TextIO
 
 import numpy as np
 
@@ -36,7 +37,7 @@ QUICK_LARGE = dict(budget=0.06, min_samples=3, max_budget=0.06)
 
 # ---- info ------------------------------------------------------------------------------------
 
-def _format_value(value) -> str:
+def _format_value(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
@@ -44,7 +45,7 @@ def _format_value(value) -> str:
     return str(value)
 
 
-def _config_lines(cfg: dict, indent: int = 0) -> list[str]:
+def _config_lines(cfg: dict[str, Any], indent: int = 0) -> list[str]:
     lines = []
     width = max((len(str(k)) for k in cfg), default=0) + 1
     for key, value in cfg.items():
@@ -116,7 +117,7 @@ def _select_cases(patterns: list[str] | None) -> list[_bench.Case]:
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[k]) for r in [header] + rows) for k in range(len(header))]
 
-    def line(cells):
+    def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) if k == 0 else c.rjust(w)
                          for k, (c, w) in enumerate(zip(cells, widths)))
 
@@ -127,7 +128,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def _cpu_busy(interval: float = 0.25) -> float | None:
     """Fraction of all CPUs busy over `interval` seconds while this process sleeps (Linux
     /proc/stat); None where that cannot be read."""
-    def read():
+    def read() -> tuple[int, int]:
         with open("/proc/stat") as f:
             fields = [int(v) for v in f.readline().split()[1:]]
         return sum(fields[:8]), fields[3] + fields[4]  # total, idle + iowait
@@ -147,7 +148,7 @@ class ProgressBar:
     """A progress bar on stderr, no dependency: redrawn in place on a terminal; on anything else
     (a pipe, a CI log) one line per step, so that a log keeps every step."""
 
-    def __init__(self, total: int, stream=None, width: int = 24):
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 24):
         self.total = total
         self.stream = sys.stderr if stream is None else stream
         self.width = width
@@ -248,7 +249,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         out = np.empty_like(x)
         ref = _bench.Reference(x, case.axis)
         kwargs = {} if args.threads is None else {"num_threads": args.threads}
-        calls = {"softmax_fast": lambda: sf.softmax(x, axis=case.axis, out=out, **kwargs)}
+        calls: dict[str, Callable[[], object]] = {
+            "softmax_fast": lambda: sf.softmax(x, axis=case.axis, out=out, **kwargs)}
         for n in names:
             calls[n] = peers[n](x, case.axis)
         # check each result once (this call also warms everything up)
@@ -276,7 +278,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         times = {n: t.best for n, t in timings.items()}
         t_sf = times["softmax_fast"]
 
-        def cell(n):
+        def cell(n: str) -> str:
             return _fmt_time(times[n]) + (" !" if n in bad else "")
 
         rows.append([case.name, cell("softmax_fast"), _fmt_time(times["copy"]),
@@ -307,9 +309,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             "cases": records,
         }
         if args.json is not None:
-            with open(args.json, "w") as f:
-                json.dump(run, f, indent=2)
-                f.write("\n")
+            with open(args.json, "w") as stream:
+                json.dump(run, stream, indent=2)
+                stream.write("\n")
             print(f"raw figures written to {args.json}")
         if args.plot is not None:
             from . import _plot
@@ -317,8 +319,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"speed-up chart written to {args.plot}")
     if failures:
         print("\nwrong results (marked ! above):", file=sys.stderr)
-        for f in failures:
-            print("  " + f.replace("\n", "\n    "), file=sys.stderr)
+        for failure in failures:
+            print("  " + failure.replace("\n", "\n    "), file=sys.stderr)
         return 1
     return 0
 
@@ -373,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return args.func(args)
+    status: int = args.func(args)
+    return status
 
 
 if __name__ == "__main__":

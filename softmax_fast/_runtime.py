@@ -17,6 +17,10 @@ from . import _core
 
 
 class _DlInfo(ctypes.Structure):
+    dli_fname: bytes | None
+    dli_fbase: int | None
+    dli_sname: bytes | None
+    dli_saddr: int | None
     _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
                 ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
 
