@@ -6,6 +6,8 @@ no global -mavx* flags: the SIMD files (added per ISA) carry their own target at
 baseline code runs on any x86-64 CPU.
 """
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -35,12 +37,32 @@ int main(void) {
 """
 
 
+def _libomp_prefix():
+    """Where libomp is installed on macOS: $LIBOMP_PREFIX, else Homebrew's libomp; or None.
+    (CFLAGS/LDFLAGS alone do not reach the probe: distutils links executables without
+    LDFLAGS.)"""
+    prefix = os.environ.get("LIBOMP_PREFIX")
+    if not prefix and shutil.which("brew"):
+        try:
+            prefix = subprocess.run(["brew", "--prefix", "libomp"], capture_output=True,
+                                    text=True, timeout=60).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            prefix = None
+    if prefix and os.path.exists(os.path.join(prefix, "include", "omp.h")):
+        return prefix
+    return None
+
+
 def _openmp_flags(compiler):
     """(compile flags, link flags) for OpenMP, or None when this compiler cannot do it."""
     if compiler.compiler_type == "msvc":
         candidates = [(["/openmp"], [])]
     elif sys.platform == "darwin":
         candidates = [(["-Xpreprocessor", "-fopenmp"], ["-lomp"]), (["-fopenmp"], ["-fopenmp"])]
+        prefix = _libomp_prefix()
+        if prefix:  # Apple clang has no OpenMP runtime of its own: LLVM's libomp (Homebrew)
+            candidates.insert(0, (["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"],
+                                  [f"-L{prefix}/lib", "-lomp", f"-Wl,-rpath,{prefix}/lib"]))
     else:
         candidates = [(["-fopenmp"], ["-fopenmp"])]
     with tempfile.TemporaryDirectory() as tmp:
