@@ -347,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="only the cases whose name contains NAME (repeatable); names: "
                               + ", ".join(c.name for c in _bench.CASES))
     p_bench.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                         help="num_threads for softmax_fast (and torch); default: all")
+                         help="num_threads for softmax_fast (and torch); default: the OpenMP "
+                              "default (OMP_NUM_THREADS, else all cores)")
     p_bench.add_argument("--json", metavar="FILE", default=None,
                          help="write the raw figures (every timing, the configuration, the "
                               "machine) to FILE as JSON")
