@@ -6,6 +6,8 @@ no global -mavx* flags: the SIMD files (added per ISA) carry their own target at
 baseline code runs on any x86-64 CPU.
 """
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -35,12 +37,32 @@ int main(void) {
 """
 
 
+def _libomp_prefix():
+    """Where libomp is installed on macOS: $LIBOMP_PREFIX, else Homebrew's libomp; or None.
+    (CFLAGS/LDFLAGS alone do not reach the probe: distutils links executables without
+    LDFLAGS.)"""
+    prefix = os.environ.get("LIBOMP_PREFIX")
+    if not prefix and shutil.which("brew"):
+        try:
+            prefix = subprocess.run(["brew", "--prefix", "libomp"], capture_output=True,
+                                    text=True, timeout=60).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            prefix = None
+    if prefix and os.path.exists(os.path.join(prefix, "include", "omp.h")):
+        return prefix
+    return None
+
+
 def _openmp_flags(compiler):
     """(compile flags, link flags) for OpenMP, or None when this compiler cannot do it."""
     if compiler.compiler_type == "msvc":
         candidates = [(["/openmp"], [])]
     elif sys.platform == "darwin":
         candidates = [(["-Xpreprocessor", "-fopenmp"], ["-lomp"]), (["-fopenmp"], ["-fopenmp"])]
+        prefix = _libomp_prefix()
+        if prefix:  # Apple clang has no OpenMP runtime of its own: LLVM's libomp (Homebrew)
+            candidates.insert(0, (["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"],
+                                  [f"-L{prefix}/lib", "-lomp", f"-Wl,-rpath,{prefix}/lib"]))
     else:
         candidates = [(["-fopenmp"], ["-fopenmp"])]
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,10 +104,29 @@ class BuildExt(build_ext):
         if omp is not None:
             cflags += omp[0]
             lflags += omp[1]
+        self._write_build_config(cflags)
         for ext in self.extensions:
             ext.extra_compile_args = cflags + list(ext.extra_compile_args or [])
             ext.extra_link_args = lflags + list(ext.extra_link_args or [])
+            ext.include_dirs = list(ext.include_dirs) + [self.build_temp]
         super().build_extensions()
+
+    def _write_build_config(self, cflags):
+        """sf_build_config.h in the build's temporary directory: the flags chosen above (and
+        CFLAGS from the environment), for show_config()["build"]. A header, not a -D macro:
+        a string macro on the command line needs quoting that differs per compiler."""
+        flags = " ".join(cflags + os.environ.get("CFLAGS", "").split())
+        literal = flags.replace("\\", "\\\\").replace('"', '\\"')
+        os.makedirs(self.build_temp, exist_ok=True)
+        path = os.path.join(self.build_temp, "sf_build_config.h")
+        text = f'#define SF_BUILD_FLAGS "{literal}"\n'
+        old = None
+        if os.path.exists(path):
+            with open(path) as f:
+                old = f.read()
+        if old != text:  # unchanged: keep its time stamp, so nothing rebuilds for it
+            with open(path, "w") as f:
+                f.write(text)
 
 
 extensions = [
@@ -101,6 +142,8 @@ extensions = [
 ]
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}),
+    ext_modules=cythonize(extensions, compiler_directives={"language_level": "3",
+                                                     # no __test__ dict (stubtest would see it)
+                                                     "autotestdict": False}),
     cmdclass={"build_ext": BuildExt},
 )

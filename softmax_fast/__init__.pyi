@@ -1,46 +1,156 @@
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = ["softmax", "log_softmax", "logsumexp", "show_config", "__version__"]
 
 __version__: str
 
 _Axis = int | tuple[int, ...] | None
 _Algorithm = Literal["auto", "three-pass", "two-pass", "online"]
+# What the result types say: an `out=` array comes back as itself; a float16/32/64 ndarray
+# without dtype= gives its own dtype (integers, bool and long double give float64, bfloat16
+# its own: those fall to the general signatures); logsumexp over all axes (axis=None, no
+# keepdims, no out) gives a NumPy scalar. Other reductions give an array or, when every axis
+# is reduced, a scalar: only the run-time shape tells which.
+_Out = TypeVar("_Out", bound=np.ndarray[Any, Any])
+_Float = TypeVar("_Float", np.float16, np.float32, np.float64)
 
+@overload
 def softmax(
     x: npt.ArrayLike,
     axis: _Axis = -1,
     *,
-    out: np.ndarray[Any, np.dtype[Any]] | None = None,
+    out: _Out,
     dtype: npt.DTypeLike | None = None,
     where: npt.ArrayLike | None = None,
     scale: float | None = None,
     algorithm: _Algorithm = "auto",
     num_threads: int | None = None,
-) -> np.ndarray[Any, np.dtype[np.floating[Any]]]: ...
+) -> _Out: ...
+@overload
+def softmax(
+    x: npt.NDArray[_Float],
+    axis: _Axis = -1,
+    *,
+    out: None = None,
+    dtype: None = None,
+    where: npt.ArrayLike | None = None,
+    scale: float | None = None,
+    algorithm: _Algorithm = "auto",
+    num_threads: int | None = None,
+) -> npt.NDArray[_Float]: ...
+@overload
+def softmax(
+    x: npt.ArrayLike,
+    axis: _Axis = -1,
+    *,
+    out: None = None,
+    dtype: npt.DTypeLike | None = None,
+    where: npt.ArrayLike | None = None,
+    scale: float | None = None,
+    algorithm: _Algorithm = "auto",
+    num_threads: int | None = None,
+) -> npt.NDArray[np.floating[Any]]: ...
+@overload
 def log_softmax(
     x: npt.ArrayLike,
     axis: _Axis = -1,
     *,
-    out: np.ndarray[Any, np.dtype[Any]] | None = None,
+    out: _Out,
     dtype: npt.DTypeLike | None = None,
     where: npt.ArrayLike | None = None,
     scale: float | None = None,
     algorithm: _Algorithm = "auto",
     num_threads: int | None = None,
-) -> np.ndarray[Any, np.dtype[np.floating[Any]]]: ...
+) -> _Out: ...
+@overload
+def log_softmax(
+    x: npt.NDArray[_Float],
+    axis: _Axis = -1,
+    *,
+    out: None = None,
+    dtype: None = None,
+    where: npt.ArrayLike | None = None,
+    scale: float | None = None,
+    algorithm: _Algorithm = "auto",
+    num_threads: int | None = None,
+) -> npt.NDArray[_Float]: ...
+@overload
+def log_softmax(
+    x: npt.ArrayLike,
+    axis: _Axis = -1,
+    *,
+    out: None = None,
+    dtype: npt.DTypeLike | None = None,
+    where: npt.ArrayLike | None = None,
+    scale: float | None = None,
+    algorithm: _Algorithm = "auto",
+    num_threads: int | None = None,
+) -> npt.NDArray[np.floating[Any]]: ...
+@overload
 def logsumexp(
     x: npt.ArrayLike,
     axis: _Axis = None,
     *,
     keepdims: bool = False,
-    out: np.ndarray[Any, np.dtype[Any]] | None = None,
+    out: _Out,
     dtype: npt.DTypeLike | None = None,
     where: npt.ArrayLike | None = None,
     scale: float | None = None,
     num_threads: int | None = None,
-) -> np.ndarray[Any, np.dtype[np.floating[Any]]] | np.floating[Any]: ...
+) -> _Out: ...
+# mypy reports an overlap of this signature with the fourth, through an x of dtype Never that
+# would fit both with _Float taking two different types: no real array does.
+@overload
+def logsumexp(  # type: ignore[overload-overlap]
+    x: npt.NDArray[_Float],
+    axis: None = None,
+    *,
+    keepdims: Literal[False] = False,
+    out: None = None,
+    dtype: None = None,
+    where: npt.ArrayLike | None = None,
+    scale: float | None = None,
+    num_threads: int | None = None,
+) -> _Float: ...
+@overload
+def logsumexp(
+    x: npt.ArrayLike,
+    axis: None = None,
+    *,
+    keepdims: Literal[False] = False,
+    out: None = None,
+    dtype: npt.DTypeLike | None = None,
+    where: npt.ArrayLike | None = None,
+    scale: float | None = None,
+    num_threads: int | None = None,
+) -> np.floating[Any]: ...
+@overload
+def logsumexp(
+    x: npt.NDArray[_Float],
+    axis: _Axis = None,
+    *,
+    keepdims: bool = False,
+    out: None = None,
+    dtype: None = None,
+    where: npt.ArrayLike | None = None,
+    scale: float | None = None,
+    num_threads: int | None = None,
+) -> npt.NDArray[_Float] | _Float: ...
+@overload
+def logsumexp(
+    x: npt.ArrayLike,
+    axis: _Axis = None,
+    *,
+    keepdims: bool = False,
+    out: None = None,
+    dtype: npt.DTypeLike | None = None,
+    where: npt.ArrayLike | None = None,
+    scale: float | None = None,
+    num_threads: int | None = None,
+) -> npt.NDArray[np.floating[Any]] | np.floating[Any]: ...
 def sigmoid(
     x: npt.ArrayLike,
     *,

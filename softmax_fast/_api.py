@@ -10,11 +10,18 @@ import numbers
 import operator
 import os
 
+from typing import Any, Iterable, Sequence
+
 import numpy as np
+import numpy.typing as npt
 from numpy.exceptions import AxisError
 
-from . import _core
+from . import _core, _runtime
 from ._version import __version__
+
+_Array = npt.NDArray[Any]
+#: dims of an array grouped as (outer, reduced, inner); each group merges into one strided dim
+_Plan = tuple[list[int], list[int], list[int]]
 
 ALGORITHMS = {"three-pass": _core.THREE_PASS, "two-pass": _core.TWO_PASS, "online": _core.ONLINE}
 ALGORITHM_NAMES = {v: k for k, v in ALGORITHMS.items()}
@@ -50,7 +57,7 @@ ISA = _select_isa()
 
 # ---- argument checks -------------------------------------------------------------------------
 
-def _is_bfloat16(dt: np.dtype) -> bool:
+def _is_bfloat16(dt: np.dtype[Any]) -> bool:
     return dt.name == "bfloat16"
 
 
@@ -61,7 +68,7 @@ def _half_kind(dt: np.dtype) -> int:
     return 2 if _is_bfloat16(dt) else 0
 
 
-def _as_input(x):
+def _as_input(x: Any) -> tuple[_Array, _Array | None]:
     """(array, where-from-mask or None). Masked arrays: the mask acts as `where`."""
     mask_where = None
     if isinstance(x, np.ma.MaskedArray):
@@ -83,7 +90,7 @@ def check_input_dtype(dt: np.dtype) -> None:
                         "(bool, integers, float16/32/64, bfloat16)")
 
 
-def _dtypes(in_dtype: np.dtype, dtype) -> tuple[np.dtype, np.dtype]:
+def _dtypes(in_dtype: np.dtype[Any], dtype: Any) -> tuple[np.dtype[Any], np.dtype[Any]]:
     """(result dtype, compute dtype)."""
     if dtype is not None:
         try:
@@ -103,7 +110,7 @@ def _dtypes(in_dtype: np.dtype, dtype) -> tuple[np.dtype, np.dtype]:
     return result, compute
 
 
-def _normalize_axes(axis, ndim: int) -> tuple[int, ...]:
+def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
@@ -123,21 +130,21 @@ def _normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-def _check_scalar_axis(axis) -> None:
+def _check_scalar_axis(axis: Any) -> None:
     """A 0-d input is its own single slice: accept the axis spellings that mean it."""
     if axis is None or (isinstance(axis, tuple) and len(axis) == 0):
         return
     _normalize_axes(axis, 1)  # type errors as for any array; 0 and -1 pass
 
 
-def _algorithm(algorithm) -> str:
+def _algorithm(algorithm: Any) -> str:
     if algorithm == "auto" or algorithm in ALGORITHMS:
-        return algorithm
+        return str(algorithm)
     raise ValueError(f"algorithm: expected 'auto', 'three-pass', 'two-pass' or 'online', "
                      f"got {algorithm!r}")
 
 
-def _fast_threads(num_threads) -> int:
+def _fast_threads(num_threads: Any) -> int:
     """num_threads of a fast-path call, or 0: not a plain valid value, the full path (which
     checks and explains it, `_threads`) takes the call."""
     if num_threads is None:
@@ -147,17 +154,17 @@ def _fast_threads(num_threads) -> int:
     return 0
 
 
-def _threads(num_threads) -> int:
+def _threads(num_threads: Any) -> int:
     if num_threads is None:
         return max(1, _core.omp_max_threads())
     if isinstance(num_threads, (bool, np.bool_)) or not isinstance(num_threads, numbers.Integral):
         raise TypeError(f"num_threads: expected None or an int >= 1, got {num_threads!r}")
     if num_threads < 1:
         raise ValueError(f"num_threads: must be >= 1, got {num_threads}")
-    return int(min(num_threads, MAX_THREADS))
+    return min(int(num_threads), MAX_THREADS)
 
 
-def _scale(scale) -> float:
+def _scale(scale: Any) -> float:
     if scale is None:
         return 1.0
     if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
@@ -168,7 +175,7 @@ def _scale(scale) -> float:
     return s
 
 
-def _where(where, mask_where, shape) -> np.ndarray | None:
+def _where(where: Any, mask_where: _Array | None, shape: tuple[int, ...]) -> _Array | None:
     if where is not None:
         w = np.asarray(where)
         if w.dtype != np.bool_:
@@ -184,7 +191,7 @@ def _where(where, mask_where, shape) -> np.ndarray | None:
     return mask_where
 
 
-def _check_out(out, shape, result_dtype, arr) -> bool:
+def _check_out(out: Any, shape: Sequence[int], result_dtype: np.dtype[Any], arr: _Array) -> bool:
     """Validate `out`; True when it is `x` itself (in place)."""
     if out is None:
         return False
@@ -209,7 +216,8 @@ def _check_out(out, shape, result_dtype, arr) -> bool:
 
 # ---- layout planning -------------------------------------------------------------------------
 
-def _group(shape, strides, dims):
+def _group(shape: Sequence[int], strides: Sequence[int],
+           dims: Iterable[int]) -> tuple[int, int] | None:
     """Merge `dims` (outermost first) into one (size, stride) of `strides`, or None."""
     size, stride = 1, 0
     for d in dims:
@@ -224,7 +232,7 @@ def _group(shape, strides, dims):
     return size, stride
 
 
-def _plan(arr, axes):
+def _plan(arr: _Array, axes: Sequence[int]) -> _Plan | None:
     """Order the dims of `arr` as (outer, reduced, inner) groups that each merge into one
     strided dim, following the memory order of `arr`; None when its layout does not allow it."""
     st, sh = arr.strides, arr.shape
@@ -235,6 +243,7 @@ def _plan(arr, axes):
     n, sn = g
     others = sorted((d for d in range(arr.ndim) if d not in axes), key=lambda d: -abs(st[d]))
     zero = [d for d in others if st[d] == 0 and sh[d] > 1]    # broadcast dims
+    splits: list[tuple[list[int], list[int]]]
     if n == 1:
         splits = [(others, [])]
     else:   # broadcast dims outside: the slices of one repeated slice are then written apart
@@ -250,29 +259,32 @@ def _plan(arr, axes):
     return None
 
 
-def _view3(arr, plan, writeable):
+def _view3(arr: _Array, plan: _Plan, writeable: bool) -> _Array | None:
     """The (outer, n, inner) strided view of `arr` under `plan`, or None if it needs a copy."""
-    groups = [_group(arr.shape, arr.strides, dims) for dims in plan]
-    if any(g is None for g in groups):
-        return None
+    groups = []
+    for dims in plan:
+        g = _group(arr.shape, arr.strides, dims)
+        if g is None:
+            return None
+        groups.append(g)
     shape = tuple(g[0] for g in groups)
     strides = tuple(g[1] for g in groups)
     return np.lib.stride_tricks.as_strided(arr, shape, strides, writeable=writeable)
 
 
-def _from3(tmp3, shape, plan):
+def _from3(tmp3: _Array, shape: Sequence[int], plan: _Plan) -> _Array:
     """View a C-ordered (outer, n, inner) result as an array of `shape` (dims as in `plan`)."""
     order = [d for dims in plan for d in dims]
     full = tmp3.reshape([shape[d] for d in order])
     return full.transpose(np.argsort(order))
 
 
-def _zero_stride_dims(arr, dims):
+def _zero_stride_dims(arr: _Array, dims: Iterable[int]) -> list[int]:
     """The dims among `dims` along which `arr` repeats one value (stride 0, length > 1)."""
     return [d for d in dims if arr.strides[d] == 0 and arr.shape[d] > 1]
 
 
-def _native(arr, compute):
+def _native(arr: _Array, compute: np.dtype[Any]) -> _Array:
     """`arr` as the kernels may read it: `compute` dtype (native byte order) and aligned (a
     misaligned float load is undefined behaviour in C). A copy only when it is not already."""
     if arr.dtype == compute and arr.flags.aligned:
@@ -290,12 +302,13 @@ def _aligned_cast(a, dtype):
         return a.astype(dtype, copy=not a.flags.aligned)
 
 
-def _contiguous_plan(ndim, axes):
+def _contiguous_plan(ndim: int, axes: Sequence[int]) -> _Plan:
     """The plan of an array laid out C-contiguously with the reduced axes last."""
     return [d for d in range(ndim) if d not in axes], list(axes), []
 
 
-def _prepare_source(arr, axes, like=None):
+def _prepare_source(arr: _Array, axes: Sequence[int],
+                    like: _Array | None = None) -> tuple[_Array, _Plan]:
     """(source array, plan) with a plan its layout allows. When none does, a copy of `arr` in
     the memory order of `like`'s plan (the array to be written, so that it can be written
     directly), or else with the reduced axes last; the plan numbers dims as `arr` does."""
@@ -311,7 +324,7 @@ def _prepare_source(arr, axes, like=None):
     return moved, plan
 
 
-def _empty_for_plan(like, plan, dtype):
+def _empty_for_plan(like: _Array, plan: _Plan, dtype: np.dtype[Any]) -> _Array:
     """An uninitialized array shaped as `like` that `_view3` can view under `plan`: in `like`'s
     memory order when that suits the plan, else in the plan's order. (A broadcast `like`
     always takes the plan's order: NumPy would put its zero-stride dims innermost, which makes
@@ -320,12 +333,12 @@ def _empty_for_plan(like, plan, dtype):
         a = np.empty_like(like, dtype=dtype)
         if _view3(a, plan, writeable=True) is not None:
             return a
-        a = None   # release it before allocating the other one
+        del a   # release it before allocating the other one
     order = [d for dims in plan for d in dims]
     return np.empty([like.shape[d] for d in order], dtype=dtype).transpose(np.argsort(order))
 
 
-def _repeats_correction(res, repeats, op):
+def _repeats_correction(res: Any, repeats: int, op: str) -> Any:
     """`res` divided by `repeats` (op "divide": softmax), or minus / plus log(repeats) ("sub_log":
     log_softmax, "add_log": logsumexp), computed in float64 and rounded to res's dtype: the
     correction for reduced axes along which the input repeats each value `repeats` times."""
@@ -341,17 +354,17 @@ def _repeats_correction(res, repeats, op):
 
 # A float32 result outside float16's range rounds to +-inf (or to 0 below it): that is the correct
 # rounding, so the casts to the result dtype do not warn.
-def _cast(a, dtype):
+def _cast(a: _Array, dtype: np.dtype[Any]) -> _Array:
     with np.errstate(over="ignore", under="ignore"):
         return a.astype(dtype, copy=False)
 
 
-def _cast_into(out, a):
+def _cast_into(out: _Array, a: Any) -> None:
     with np.errstate(over="ignore", under="ignore"):
         np.copyto(out, a, casting="unsafe")
 
 
-def _resolve_algorithm(algorithm: str, compute: np.dtype, log: bool) -> int:
+def _resolve_algorithm(algorithm: str, compute: np.dtype[Any], log: bool) -> int:
     if algorithm == "auto":
         algorithm = AUTO_ALGORITHM[compute.name, "log_softmax" if log else "softmax"]
     return ALGORITHMS[algorithm]
@@ -364,7 +377,8 @@ _FAST_AUTO = {(np.dtype(dt), log): ALGORITHMS[AUTO_ALGORITHM[dt, "log_softmax" i
               for dt in ("float32", "float64") for log in (False, True)}
 
 
-def _fast_call(x, axis, out, algorithm, num_threads, log):
+def _fast_call(x: Any, axis: Any, out: Any, algorithm: Any, num_threads: Any,
+               log: bool) -> _Array | None:
     """The common call (a C-contiguous float32/float64 ndarray, last axis, no where/scale/dtype):
     straight to the core with reshaped views. Returns None when the call needs the full path."""
     if type(x) is not np.ndarray or type(axis) is not int:
@@ -398,7 +412,8 @@ def _fast_call(x, axis, out, algorithm, num_threads, log):
     return res
 
 
-def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log):
+def softmax_like(x: Any, axis: Any, out: Any, dtype: Any, where: Any, scale: Any, algorithm: Any,
+                 num_threads: Any, log: bool) -> Any:  # an ndarray: `out` or a new one
     if where is None and scale is None and dtype is None:
         res = _fast_call(x, axis, out, algorithm, num_threads, log)
         if res is not None:
@@ -459,6 +474,7 @@ def softmax_like(x, axis, out, dtype, where, scale, algorithm, num_threads, log)
         src, plan = _prepare_source(xc, axes, like=out if use_out else None)
         target = out if use_out else _empty_for_plan(xc, plan, compute)
     v_src = _view3(src, plan, writeable=False)
+    assert v_src is not None  # _prepare_source chose a plan that src's layout allows
     v_dst = _view3(target, plan, writeable=True)
     tmp = None
     if v_dst is None:    # an `out` whose layout does not suit the plan
@@ -510,7 +526,7 @@ def _half_softmax(arr, axes, out, sc, algo, nt, log):
     return target
 
 
-def _fast_logsumexp(x, axis, num_threads):
+def _fast_logsumexp(x: Any, axis: Any, num_threads: Any) -> Any:
     """logsumexp's common call (a C-contiguous float32/float64 ndarray reduced along its last
     axis or whole, no keepdims/out/dtype/where/scale): straight to the core. None when it needs
     the full path."""
@@ -531,7 +547,8 @@ def _fast_logsumexp(x, axis, num_threads):
     return res[()] if res.ndim == 0 else res
 
 
-def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
+def logsumexp(x: Any, axis: Any, keepdims: bool, out: Any, dtype: Any, where: Any, scale: Any,
+              num_threads: Any) -> Any:
     if not keepdims and out is None and dtype is None and where is None and scale is None:
         res = _fast_logsumexp(x, axis, num_threads)
         if res is not None:
@@ -540,6 +557,9 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
     result_dtype, compute = _dtypes(arr.dtype, dtype)
     nt = _threads(num_threads)
     sc = _scale(scale)
+    axes: tuple[int, ...]
+    kept: tuple[int, ...]
+    result_shape: tuple[int, ...]
     if arr.ndim == 0:
         _check_scalar_axis(axis)
         arr = arr.reshape(1)
@@ -584,6 +604,7 @@ def logsumexp(x, axis, keepdims, out, dtype, where, scale, num_threads):
     else:
         src, plan = _prepare_source(xc, axes)
         v_src = _view3(src, plan, writeable=False)
+        assert v_src is not None  # _prepare_source chose a plan that src's layout allows
         tmp = np.empty((v_src.shape[0], v_src.shape[2]), dtype=compute)
         _core.logsumexp_3d(v_src, tmp, sc, nt)
         res = _from3(tmp.reshape(v_src.shape[0], 1, v_src.shape[2]), kept, plan)
@@ -726,7 +747,7 @@ def softmax_chunk_from_partials(block, parts, axes, compute, result_dtype, scale
     return target if result_dtype == compute else _cast(target, result_dtype)
 
 
-def show_config() -> dict:
+def show_config() -> dict[str, Any]:
     """Build and run-time configuration of softmax_fast (see `softmax_fast.show_config`)."""
     return {
         "version": __version__,
@@ -734,6 +755,7 @@ def show_config() -> dict:
         "available_isas": _core.available_isas(),
         "cpu_isas": _core.cpu_isas(),
         "openmp": _core.have_openmp(),
+        "openmp_runtime": _runtime.openmp_runtime(),
         "num_threads": max(1, _core.omp_max_threads()),
         "auto": {f"{dt} {fn}": algo for (dt, fn), algo in AUTO_ALGORITHM.items()},
         "parallel": {
@@ -743,4 +765,5 @@ def show_config() -> dict:
             "column_panel": _core.COLUMN_PANEL_,
             "stream_output_from_bytes": _core.STREAM_MIN_BYTES_,
         },
+        "build": _core.build_info(),
     }

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import gc
 import math
+import os
+import platform
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _reference
 
@@ -59,10 +62,14 @@ class Case:
         return make_data(self.shape, self.dtype)
 
 
-def make_data(shape, dtype, seed: int = SEED) -> np.ndarray:
+def make_data(shape: tuple[int, ...], dtype: npt.DTypeLike, seed: int = SEED) -> np.ndarray:
     """Standard-normal values of `shape` and `dtype` from a fixed seed (the same every call)."""
     rng = np.random.default_rng(seed)
-    return rng.standard_normal(shape, dtype=np.dtype(dtype).type)
+    if np.dtype(dtype) == np.float32:
+        return rng.standard_normal(shape, dtype=np.float32)
+    if np.dtype(dtype) == np.float64:
+        return rng.standard_normal(shape, dtype=np.float64)
+    raise ValueError(f"make_data: float32 or float64, not {np.dtype(dtype)}")
 
 
 CASES: tuple[Case, ...] = (
@@ -156,12 +163,34 @@ def peer_versions() -> dict[str, str]:
     return out
 
 
-def to_numpy(y) -> np.ndarray:
+def cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo; elsewhere what `platform` knows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, object]:
+    """Where a benchmark ran: CPU model, logical CPUs (and those this process may use), OS."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 0
+    return {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "usable_cpus": usable,
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+def to_numpy(y: Any) -> np.ndarray:
     """A peer's result as an ndarray (a torch tensor is viewed, not copied)."""
     if isinstance(y, np.ndarray):
         return y
     if hasattr(y, "numpy"):
-        return y.numpy()
+        return np.asarray(y.numpy())  # no copy: already an ndarray
     return np.asarray(y)
 
 
@@ -198,7 +227,7 @@ class Reference:
             self._cache[log] = f(self._x, axis=-1)
         return self._cache[log]
 
-    def check(self, y, *, log: bool = False, peer: bool = False, rtol: float | None = None,
+    def check(self, y: Any, *, log: bool = False, peer: bool = False, rtol: float | None = None,
               what: str = "result") -> None:
         """Raise AssertionError unless `y` (the full result) matches the reference on its
         slices (relative tolerance `rtol`, default from `RTOL`) and, unless `log`, every slice
@@ -329,7 +358,7 @@ def _settled(s: list[float], spent: float, budget: float, max_budget: float, min
     return b - a <= rel_tol * a
 
 
-def best_time(f: Callable[[], object], budget: float = 0.3, **kwargs) -> float:
+def best_time(f: Callable[[], object], budget: float = 0.3, **kwargs: Any) -> float:
     """Best per-call wall time of ``f()`` in seconds: `time_calls` of one callable, spending
     about `budget` seconds (keyword arguments as for `time_calls`)."""
     return time_calls({"f": f}, budget=budget, **kwargs)["f"].best

@@ -221,6 +221,48 @@ def have_openmp():
     return bool(sf_have_openmp())
 
 
+# setup.py writes sf_build_config.h (SF_BUILD_FLAGS: the compile flags it chose) into the build's
+# temporary directory; the compiler and OpenMP macros come from the compiler itself.
+cdef extern from *:
+    """
+    #include "sf_build_config.h"
+    #if defined(__clang__)
+    #  define SF_BUILD_COMPILER "clang " __clang_version__
+    #elif defined(__GNUC__)
+    #  define SF_BUILD_COMPILER "gcc " __VERSION__
+    #elif defined(_MSC_VER)
+    #  define SF_BUILD_COMPILER_MSC _MSC_FULL_VER
+    #endif
+    #ifndef SF_BUILD_COMPILER
+    #  define SF_BUILD_COMPILER ""
+    #endif
+    #ifndef SF_BUILD_COMPILER_MSC
+    #  define SF_BUILD_COMPILER_MSC 0
+    #endif
+    #ifdef _OPENMP
+    #  define SF_BUILD_OPENMP_SPEC _OPENMP
+    #else
+    #  define SF_BUILD_OPENMP_SPEC 0
+    #endif
+    """
+    const char *SF_BUILD_FLAGS
+    const char *SF_BUILD_COMPILER
+    long SF_BUILD_COMPILER_MSC
+    long SF_BUILD_OPENMP_SPEC
+
+
+def build_info():
+    """How this extension was compiled: ``compiler`` (name and version), ``flags`` (the compile
+    flags setup.py added) and ``openmp_spec`` (the ``_OPENMP`` date, e.g. 201511 for OpenMP 4.5;
+    0 without OpenMP)."""
+    compiler = SF_BUILD_COMPILER.decode(errors="replace").strip()
+    if not compiler and SF_BUILD_COMPILER_MSC:
+        compiler = f"MSVC {SF_BUILD_COMPILER_MSC}"
+    return {"compiler": compiler or "unknown",
+            "flags": SF_BUILD_FLAGS.decode(errors="replace"),
+            "openmp_spec": SF_BUILD_OPENMP_SPEC}
+
+
 # ---------------------------------------------------------------------------------------------
 # thin typed wrappers over the kernel table
 

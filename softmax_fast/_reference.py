@@ -5,10 +5,16 @@ values of DESIGN section 3 spelled out. Results are float64 whatever the input d
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
+
+_F64 = npt.NDArray[np.float64]
 
 
-def _prepare(x, axis, where, scale):
+def _prepare(x: npt.ArrayLike, axis: Any, where: npt.ArrayLike | None,
+             scale: float | None) -> tuple[_F64, Any]:
     x = np.asarray(x, dtype=np.float64)
     if scale is not None:
         x = x * float(scale)
@@ -20,7 +26,8 @@ def _prepare(x, axis, where, scale):
     return x, axis
 
 
-def logsumexp(x, axis=None, *, keepdims=False, where=None, scale=None):
+def logsumexp(x: npt.ArrayLike, axis: Any = None, *, keepdims: bool = False,
+              where: npt.ArrayLike | None = None, scale: float | None = None) -> _F64:
     """log(sum(exp(x))) in float64; -inf for empty or all -inf slices, +inf with +inf, NaN with NaN."""
     x0 = np.asarray(x)
     x, axis = _prepare(x, axis, where, scale)
@@ -38,7 +45,8 @@ def logsumexp(x, axis=None, *, keepdims=False, where=None, scale=None):
     return out.reshape(()) if x0.ndim == 0 else out
 
 
-def log_softmax(x, axis=-1, *, where=None, scale=None):
+def log_softmax(x: npt.ArrayLike, axis: Any = -1, *, where: npt.ArrayLike | None = None,
+                scale: float | None = None) -> _F64:
     """x - logsumexp(x) in float64; masked-out entries and fully masked slices are -inf."""
     shape = np.shape(x)
     x, ax = _prepare(x, axis, where, scale)
@@ -53,17 +61,19 @@ def log_softmax(x, axis=-1, *, where=None, scale=None):
     return out.reshape(shape)
 
 
-def softmax(x, axis=-1, *, where=None, scale=None):
+def softmax(x: npt.ArrayLike, axis: Any = -1, *, where: npt.ArrayLike | None = None,
+            scale: float | None = None) -> _F64:
     """exp(x - logsumexp(x)) in float64; masked-out entries and fully masked slices are 0."""
     with np.errstate(all="ignore"):
         return np.exp(log_softmax(x, axis, where=where, scale=scale))
 
 
-def softmax_naive(x, axis=-1):
+def softmax_naive(x: npt.NDArray[Any], axis: Any = -1) -> npt.NDArray[Any]:
     """The textbook NumPy expression a user would write (the benchmarks' baseline)."""
     m = np.max(x, axis=axis, keepdims=True)
     e = np.exp(x - m)
-    return e / np.sum(e, axis=axis, keepdims=True)
+    p: npt.NDArray[Any] = e / np.sum(e, axis=axis, keepdims=True)
+    return p
 
 
 def sigmoid(x):

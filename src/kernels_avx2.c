@@ -8,11 +8,21 @@
  * bits (exactly 0 at the floor, as in exp_portable.h), and the tail goes through a lane array.
  */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if !defined(__clang__)
 #pragma GCC target("avx2,fma,f16c,popcnt")
+#endif
 #define SF_HAVE_FMA 1 /* this target has FMA: exp_portable.h and the kernels use it */
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
+#if defined(__clang__)
+/* clang has no `#pragma GCC target`: the same target as an attribute of every function
+ * defined below, pushed after the system headers (exp_portable.h's too), whose own
+ * functions keep their own targets. */
+#include <stdint.h>
+#include <string.h>
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,popcnt"))), apply_to = function)
+#endif
 
 #include "exp_portable.h"
 #include "sigmoid_portable.h"
@@ -209,4 +219,7 @@ static void sf_f32_to_bf16__avx2(const float *x, uint16_t *y, ptrdiff_t n) {
 #define SF_F32_RMAX sf_f32_rmax__avx2
 #define SF_F32_RADDEXP sf_f32_raddexp__avx2
 #include "kernels_portable.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #endif

@@ -10,12 +10,22 @@
  * tails; the write passes can stream (non-temporal stores) from registers.
  */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if !defined(__clang__)
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c,popcnt,prefer-vector-width=512")
+#endif
 #define SF_HAVE_FMA 1 /* this target has FMA: exp_portable.h and the kernels use it */
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__clang__)
+/* clang has no `#pragma GCC target`: the same target as an attribute of every function
+ * defined below, pushed after the system headers (exp_portable.h's too), whose own
+ * functions keep their own targets. */
+#include <stdint.h>
+#include <string.h>
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c,popcnt"))), apply_to = function)
+#endif
 
 #include "exp_portable.h"
 #include "softmax_fast.h"
@@ -741,4 +751,7 @@ static void sf_half_softmax_row__avx512(const uint16_t *x, uint16_t *y, ptrdiff_
 #define SF_F64_WRITE_SOFTMAX sf_f64_store_exp__avx512
 #define SF_F64_WRITE_LOG sf_f64_write_log__avx512
 #include "kernels_portable.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #endif
