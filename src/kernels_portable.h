@@ -126,14 +126,14 @@
 #endif
 #include "kernels_portable.inc"
 
-/* ---- elementwise: sigmoid and log_sigmoid (sigmoid_portable.h), both dtypes in double ---- */
+/* ---- elementwise: sigmoid and log_sigmoid (sigmoid_portable.h), each dtype in its own ---- */
 #include "sigmoid_portable.h"
 
 static void SF_NAME(f32, sigmoid, SF_ISA)(const float *x, float *y, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = (float)sf_sigmoid_d((double)x[i]);
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_sigmoid_f(x[i]);
 }
 static void SF_NAME(f32, log_sigmoid, SF_ISA)(const float *x, float *y, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = (float)sf_log_sigmoid_d((double)x[i]);
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_log_sigmoid_f(x[i]);
 }
 static void SF_NAME(f64, sigmoid, SF_ISA)(const double *x, double *y, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_sigmoid_d(x[i]);

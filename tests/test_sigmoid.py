@@ -2,9 +2,9 @@
 every ISA level, tails, special values, the array API (out=, dtype=, layouts, threads), and
 PyTorch when it is installed.
 
-Tolerances (the issue's): <= 2 ulp for float32 and float64. float32 is computed in float64 and
-rounded once, so it measures 0.5 ulp (the tests still allow only the stated 2); float64 measures
-<= 1.9 ulp (the exp and the division each round about once).
+Tolerances (the issue's): <= 2 ulp for float32 and float64. Each dtype is computed in its own
+precision with the library's exp (the division refined, the sums exact): float32 measures
+<= 1.9 ulp, float64 <= 1.96 ulp (the exp's error and the final rounding).
 """
 import numpy as np
 import pytest
@@ -184,17 +184,24 @@ def test_threads_bitwise(isa, name, dtype, rng):
 
 
 def test_isa_levels_agree_closely(rng):
-    """Every ISA level gives the same float32 results (each rounds a float64 value once; they
-    can differ only where that value is within 2^-28 ulp of a tie)."""
+    """The SIMD levels (FMA) run the same float32 operations and agree bit for bit; the scalar
+    build (no FMA: products split by Dekker) rounds differently in the last bits only (measured:
+    at most 2 representable steps, on about 0.5% of the values)."""
     import helpers
     from softmax_fast import _core
     x = (rng.standard_normal(10_000) * 20).astype(np.float32)
-    results = []
+    results = {}
     for level in _core.available_isas():
         with helpers.using_isa(level):
-            results.append((sf.sigmoid(x), sf.log_sigmoid(x)))
-    for s, ls in results[1:]:
-        assert (s != results[0][0]).sum() <= 2 and (ls != results[0][1]).sum() <= 2
+            results[level] = (sf.sigmoid(x), sf.log_sigmoid(x))
+    simd = [lv for lv in results if lv != "scalar"]
+    for lv in simd[1:]:
+        for got, first in zip(results[lv], results[simd[0]]):
+            np.testing.assert_array_equal(got, first)
+    if "scalar" in results and simd:
+        for got, first in zip(results["scalar"], results[simd[0]]):
+            steps = np.abs(got.view(np.int32).astype(np.int64) - first.view(np.int32))
+            assert steps.max() <= 2 and (steps != 0).mean() < 0.02
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
