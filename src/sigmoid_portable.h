@@ -35,12 +35,16 @@ SF_INLINE double sf_div_residual(double num, double q, double s) {
 #endif
 }
 
-/* (num + numlo) / (den + denlo) for |numlo| <= ulp(num), |denlo| <= ulp(den): q = num * (1 /
- * den) is within about 1.5 ulp; num - q den is then (nearly) exact, and the correction
+/* (num + numlo) / (den + denlo) for |numlo| <= ulp(num), |denlo| <= ulp(den), den in [1, 2.5]:
+ * q = num * (1 / den) is within a few ulp (float64: 2^-48 relative); num - q den is then (nearly) exact, and the correction
  * (num + numlo - q (den + denlo)) / den, a few ulp of q, needs only a few correct bits: the
  * result carries 0.5 ulp + about 2^-50 ulp, the low parts folded in. */
 SF_INLINE double sf_div_refined(double num, double numlo, double den, double denlo) {
-    const double r = 1.0 / den;
+    /* 1 / den from a float division (den in [1, 2.5] here) and one Newton step: 2^-48 relative,
+     * enough for q (the residual step makes it exact); vdivps on 8 lanes is about 3x the
+     * throughput of vdivpd */
+    const double r0 = (double)(1.0f / (float)den);
+    const double r = SF_MADD(r0, SF_MADD(-den, r0, 1.0), r0);
     const double q = num * r;
     return q + ((sf_div_residual(num, q, den) + numlo) - q * denlo) * r;
 }

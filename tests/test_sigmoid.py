@@ -184,24 +184,22 @@ def test_threads_bitwise(isa, name, dtype, rng):
 
 
 def test_isa_levels_agree_closely(rng):
-    """The SIMD levels (FMA) run the same float32 operations and agree bit for bit; the scalar
-    build (no FMA: products split by Dekker) rounds differently in the last bits only (measured:
-    at most 2 representable steps, on about 0.5% of the values)."""
+    """The ISA levels run the same algorithm with different roundings in its steps (FMA or
+    Dekker products, a division or a refined hardware reciprocal, the AVX-512 exp's own Horner
+    order): their float32 results differ only in the last bits (measured against the scalar
+    level: at most 2 representable steps, on 0.5% (AVX2) and 5% (AVX-512) of the values). Each
+    level's accuracy is tested against the reference above."""
     import helpers
     from softmax_fast import _core
     x = (rng.standard_normal(10_000) * 20).astype(np.float32)
-    results = {}
+    results = []
     for level in _core.available_isas():
         with helpers.using_isa(level):
-            results[level] = (sf.sigmoid(x), sf.log_sigmoid(x))
-    simd = [lv for lv in results if lv != "scalar"]
-    for lv in simd[1:]:
-        for got, first in zip(results[lv], results[simd[0]]):
-            np.testing.assert_array_equal(got, first)
-    if "scalar" in results and simd:
-        for got, first in zip(results["scalar"], results[simd[0]]):
+            results.append((sf.sigmoid(x), sf.log_sigmoid(x)))
+    for res in results[1:]:
+        for got, first in zip(res, results[0]):
             steps = np.abs(got.view(np.int32).astype(np.int64) - first.view(np.int32))
-            assert steps.max() <= 2 and (steps != 0).mean() < 0.02
+            assert steps.max() <= 2 and (steps != 0).mean() < 0.1
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
