@@ -728,7 +728,8 @@ static void sf_half_softmax_row__avx512(const uint16_t *x, uint16_t *y, ptrdiff_
  * the time of the portable loops), and masked tails. */
 
 /* (num + numlo) / (den + denlo), den in [1, 2.5]: 1/den to 2^-28 (rcp14 + one Newton step),
- * q0 = num / den to 2^-28, then one residual step with the low parts: 0.5 ulp + 2^-20 ulp */
+ * q0 = num / den to 2^-28, then one residual step with the low parts: 0.5 ulp + 2^-4 ulp at
+ * worst (num = 0: the quotient is numlo * r alone) */
 SF_INLINE __m512 sf_f32_div_refined__avx512(__m512 num, __m512 numlo, __m512 den, __m512 denlo) {
     const __m512 one = _mm512_set1_ps(1.0f);
     __m512 r = _mm512_rcp14_ps(den);
@@ -748,11 +749,13 @@ SF_INLINE __m512 sf_f32_div_rcp14__avx512(__m512 num, __m512 den, __m512 denlo) 
     return _mm512_fmadd_ps(res, r, q0);
 }
 
-/* float64: 1/den to 2^-56 (rcp14 + two Newton steps), then the residual step as above */
+/* float64: 1/den to the double's precision (rcp14 + three Newton steps: where num is 0, in
+ * log1p of a tiny t, the quotient is numlo * r alone), then the residual step as above */
 SF_INLINE __m512d sf_f64_div_refined__avx512(__m512d num, __m512d numlo, __m512d den,
                                              __m512d denlo) {
     const __m512d one = _mm512_set1_pd(1.0);
     __m512d r = _mm512_rcp14_pd(den);
+    r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(den, r, one), r);
     r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(den, r, one), r);
     r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(den, r, one), r);
     const __m512d q0 = _mm512_mul_pd(num, r);
