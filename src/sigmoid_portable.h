@@ -3,9 +3,10 @@
  * the scalar kernels, and the lane bodies the compiler vectorizes for the SIMD builds.
  *
  * float32 sigmoid and log_sigmoid are computed in float32 with the library's float32 exp (within
- * about 0.8 ulp); the division is refined and the sums kept exact, so the result carries that
- * error plus one rounding: measured <= 1.3 ulp (tests/test_sigmoid.py). Computing them in double
- * cost twice the lanes and the float64 exp: 2.3x to 5x PyTorch's time.
+ * about 1 ulp of exp(-|x|), which is up to 2 ulp of a result in the binade below); the division
+ * is refined and the sums kept exact, so the result carries that error plus one rounding:
+ * measured <= 1.9 ulp (README, tests/test_sigmoid.py). Computing them in double cost twice the
+ * lanes and the float64 exp: 2.3x to 5x PyTorch's time.
  *
  * Each function divides once: 1 / den, and the quotient num * (1 / den) refined by one step
  * with the exact residual, which is as accurate as a division refined by a second division
