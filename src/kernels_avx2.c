@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #if defined(__clang__)
 /* clang has no `#pragma GCC target`: the same target as an attribute of every function
  * defined below, pushed after the system headers (exp_portable.h's too), whose own
@@ -207,6 +208,228 @@ static void sf_f32_to_bf16__avx2(const float *x, uint16_t *y, ptrdiff_t n) {
     }
     for (; i < n; i++) y[i] = sf_f32_to_bf16_one(x[i]);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* sigmoid and log_sigmoid: the algorithms of sigmoid_portable.h (each dtype in its own
+ * precision, exp biased so that tiny results round once, sums kept exact) with the division
+ * replaced by vrcpps and Newton steps (no vdivps / vdivpd), masked loads and stores for the
+ * tail. */
+
+/* exp(d) * 2^64 for d <= 0 or NaN, exactly 0 at and below F32_EXP_FLOOR (2^(n + 64) is then
+ * built from all-zero bits), as f32_exp_biased */
+SF_INLINE __m256 sf_f32_exp_biased8__avx2(__m256 d) {
+    d = _mm256_max_ps(_mm256_set1_ps(F32_EXP_FLOOR), d); /* returns d when d is NaN */
+    const __m256 magic = _mm256_set1_ps(F32_ROUND_MAGIC), one = _mm256_set1_ps(1.0f);
+    const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(d, _mm256_set1_ps(F32_LOG2E), magic), magic);
+    const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(F32_LN2_LO),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(F32_LN2_HI), d));
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(F32_EXP_C6), r, _mm256_set1_ps(F32_EXP_C5));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(F32_EXP_C4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(F32_EXP_C3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(F32_EXP_C2));
+    p = _mm256_fmadd_ps(p, r, one);
+    p = _mm256_fmadd_ps(p, r, one);
+    const __m256i k = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127 + F32_EXP_BIAS)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(k));
+}
+
+/* exp(d) * 2^128 for d <= 0 or NaN, exactly 0 at and below F64_EXP_FLOOR, as f64_exp_biased */
+SF_INLINE __m256d sf_f64_exp_biased4__avx2(__m256d d) {
+    d = _mm256_max_pd(_mm256_set1_pd(F64_EXP_FLOOR), d);
+    const __m256d magic = _mm256_set1_pd(F64_ROUND_MAGIC), one = _mm256_set1_pd(1.0);
+    const __m256d n = _mm256_sub_pd(_mm256_fmadd_pd(d, _mm256_set1_pd(F64_LOG2E), magic), magic);
+    const __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(F64_LN2_LO),
+                                       _mm256_fnmadd_pd(n, _mm256_set1_pd(F64_LN2_HI), d));
+    __m256d p = _mm256_fmadd_pd(_mm256_set1_pd(F64_EXP_C11), r, _mm256_set1_pd(F64_EXP_C10));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(F64_EXP_C9));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(F64_EXP_C8));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(F64_EXP_C7));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(F64_EXP_C6));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(F64_EXP_C5));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(F64_EXP_C4));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(F64_EXP_C3));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(F64_EXP_C2));
+    p = _mm256_fmadd_pd(p, r, one);
+    p = _mm256_fmadd_pd(p, r, one);
+    const __m256i k = _mm256_slli_epi64(
+        _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n)),
+                         _mm256_set1_epi64x(1023 + F64_EXP_BIAS)), 52);
+    return _mm256_mul_pd(p, _mm256_castsi256_pd(k));
+}
+
+/* (num + numlo) / (den + denlo), den in [1, 2.5]: 1/den from vrcpps (2^-12) and two Newton
+ * steps (to the float's precision: where num is 0, in log1p of a tiny t, the quotient is
+ * numlo * r alone), then the residual step: 0.5 ulp + a small fraction of an ulp */
+SF_INLINE __m256 sf_f32_div_refined8__avx2(__m256 num, __m256 numlo, __m256 den, __m256 denlo) {
+    __m256 r = _mm256_rcp_ps(den);
+    r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(den, r, _mm256_set1_ps(1.0f)), r);
+    r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(den, r, _mm256_set1_ps(1.0f)), r);
+    const __m256 q0 = _mm256_mul_ps(num, r);
+    const __m256 res = _mm256_add_ps(
+        _mm256_fnmadd_ps(q0, denlo, _mm256_fnmadd_ps(q0, den, num)), numlo);
+    return _mm256_fmadd_ps(res, r, q0);
+}
+
+/* the sigmoid's quotient: num is 0 only where the result is, so q0 = num * r carries the value
+ * and one Newton step less suffices (the residual step leaves 2^-46 relative) */
+SF_INLINE __m256 sf_f32_div8__avx2(__m256 num, __m256 numlo, __m256 den, __m256 denlo) {
+    __m256 r = _mm256_rcp_ps(den);
+    r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(den, r, _mm256_set1_ps(1.0f)), r);
+    const __m256 q0 = _mm256_mul_ps(num, r);
+    const __m256 res = _mm256_add_ps(
+        _mm256_fnmadd_ps(q0, denlo, _mm256_fnmadd_ps(q0, den, num)), numlo);
+    return _mm256_fmadd_ps(res, r, q0);
+}
+
+SF_INLINE __m256d sf_f64_div4__avx2(__m256d num, __m256d numlo, __m256d den, __m256d denlo) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d r = _mm256_cvtps_pd(_mm_rcp_ps(_mm256_cvtpd_ps(den)));
+    r = _mm256_fmadd_pd(r, _mm256_fnmadd_pd(den, r, one), r);
+    r = _mm256_fmadd_pd(r, _mm256_fnmadd_pd(den, r, one), r);
+    const __m256d q0 = _mm256_mul_pd(num, r);
+    const __m256d res = _mm256_add_pd(
+        _mm256_fnmadd_pd(q0, denlo, _mm256_fnmadd_pd(q0, den, num)), numlo);
+    return _mm256_fmadd_pd(res, r, q0);
+}
+
+/* float64: vrcpps of the rounded den and three Newton steps (to the double's precision, see
+ * above), then the residual step */
+SF_INLINE __m256d sf_f64_div_refined4__avx2(__m256d num, __m256d numlo, __m256d den,
+                                            __m256d denlo) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d r = _mm256_cvtps_pd(_mm_rcp_ps(_mm256_cvtpd_ps(den)));
+    r = _mm256_fmadd_pd(r, _mm256_fnmadd_pd(den, r, one), r);
+    r = _mm256_fmadd_pd(r, _mm256_fnmadd_pd(den, r, one), r);
+    r = _mm256_fmadd_pd(r, _mm256_fnmadd_pd(den, r, one), r);
+    const __m256d q0 = _mm256_mul_pd(num, r);
+    const __m256d res = _mm256_add_pd(
+        _mm256_fnmadd_pd(q0, denlo, _mm256_fnmadd_pd(q0, den, num)), numlo);
+    return _mm256_fmadd_pd(res, r, q0);
+}
+
+/* sigmoid and log_sigmoid of one vector, for both dtypes: V the vector type, sfx ps or pd,
+ * EXPB the biased exp, DIV the refined division, BIAS / UNBIAS 2^64 / 2^-64 (float32) or
+ * 2^128 / 2^-128 (float64) */
+#define SF_SIGMOID_BODY__AVX2(V, sfx, EXPB, DIV, BIAS, UNBIAS, x)                                 \
+    do {                                                                                          \
+        const V one_ = _mm256_set1_##sfx(1.0), unb_ = _mm256_set1_##sfx(UNBIAS);                 \
+        const V eb_ = EXPB(_mm256_or_##sfx(x, _mm256_set1_##sfx(-0.0)));                         \
+        const V e_ = _mm256_mul_##sfx(eb_, unb_);                                                 \
+        const V s_ = _mm256_add_##sfx(one_, e_);                                                  \
+        const V c_ = _mm256_add_##sfx(_mm256_sub_##sfx(one_, s_), e_);                           \
+        const V pos_ = _mm256_cmp_##sfx(x, _mm256_setzero_##sfx(), _CMP_GE_OQ);                 \
+        const V num_ = _mm256_blendv_##sfx(eb_, _mm256_set1_##sfx(BIAS), pos_);                 \
+        return _mm256_mul_##sfx(DIV(num_, _mm256_setzero_##sfx(), s_, c_), unb_);               \
+    } while (0)
+
+/* log1p of the series (float32: to z^5 / 11; float64: to z^11 / 23) via SERIES(z) = q, then
+ * a - khi - mid - low with two TwoSums, as sf_log_sigmoid_d */
+#define SF_LOG_SIGMOID_BODY__AVX2(V, sfx, EXPB, DIV, UNBIAS, SQRT2, LN2HI, LN2LO, SERIES, x)      \
+    do {                                                                                          \
+        const V one_ = _mm256_set1_##sfx(1.0), two_ = _mm256_set1_##sfx(2.0);                   \
+        const V tb_ = EXPB(_mm256_or_##sfx(x, _mm256_set1_##sfx(-0.0)));                         \
+        const V t_ = _mm256_mul_##sfx(tb_, _mm256_set1_##sfx(UNBIAS));                           \
+        const V u_ = _mm256_add_##sfx(one_, t_);                                                  \
+        const V c_ = _mm256_add_##sfx(_mm256_sub_##sfx(one_, u_), t_);                           \
+        const V big_ = _mm256_cmp_##sfx(u_, _mm256_set1_##sfx(SQRT2), _CMP_GT_OQ);              \
+        const V sc_ = _mm256_blendv_##sfx(one_, _mm256_set1_##sfx(0.5), big_);                  \
+        const V m_ = _mm256_mul_##sfx(u_, sc_), cm_ = _mm256_mul_##sfx(c_, sc_);                 \
+        const V f_ = _mm256_sub_##sfx(m_, one_);                                                  \
+        const V d_ = _mm256_add_##sfx(two_, f_);                                                  \
+        const V dc_ = _mm256_add_##sfx(_mm256_sub_##sfx(two_, d_), f_);                          \
+        const V s_ = DIV(f_, cm_, d_, _mm256_add_##sfx(dc_, cm_));                                \
+        const V z_ = _mm256_mul_##sfx(s_, s_);                                                    \
+        const V q_ = SERIES(z_);                                                                  \
+        const V khi_ = _mm256_and_##sfx(big_, _mm256_set1_##sfx(LN2HI));                         \
+        const V mid_ = _mm256_mul_##sfx(two_, s_);                                                \
+        const V low_ = _mm256_add_##sfx(_mm256_mul_##sfx(mid_, _mm256_mul_##sfx(z_, q_)),        \
+                                        _mm256_and_##sfx(big_, _mm256_set1_##sfx(LN2LO)));       \
+        const V a_ = _mm256_min_##sfx(x, _mm256_setzero_##sfx()); /* NaN x: t is NaN */         \
+        const V s1_ = _mm256_sub_##sfx(a_, khi_), b1_ = _mm256_sub_##sfx(s1_, a_);               \
+        const V e1_ = _mm256_sub_##sfx(_mm256_sub_##sfx(a_, _mm256_sub_##sfx(s1_, b1_)),         \
+                                       _mm256_add_##sfx(khi_, b1_));                             \
+        const V s2_ = _mm256_sub_##sfx(s1_, mid_), b2_ = _mm256_sub_##sfx(s2_, s1_);             \
+        const V e2_ = _mm256_sub_##sfx(_mm256_sub_##sfx(s1_, _mm256_sub_##sfx(s2_, b2_)),       \
+                                       _mm256_add_##sfx(mid_, b2_));                             \
+        const V r_ = _mm256_add_##sfx(s2_, _mm256_sub_##sfx(_mm256_add_##sfx(e1_, e2_), low_));  \
+        /* x = -inf: s2 is -inf and the TwoSum errors NaN */                                     \
+        const V ninf_ = _mm256_cmp_##sfx(s2_, _mm256_set1_##sfx(-INFINITY), _CMP_EQ_OQ);        \
+        return _mm256_blendv_##sfx(r_, s2_, ninf_);                                               \
+    } while (0)
+
+SF_INLINE __m256 sf_f32_series8__avx2(__m256 z) {
+    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 11), z, _mm256_set1_ps(1.0f / 9));
+    q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(1.0f / 7));
+    q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(1.0f / 5));
+    return _mm256_fmadd_ps(q, z, _mm256_set1_ps(1.0f / 3));
+}
+
+SF_INLINE __m256d sf_f64_series4__avx2(__m256d z) {
+    __m256d q = _mm256_fmadd_pd(_mm256_set1_pd(1.0 / 23), z, _mm256_set1_pd(1.0 / 21));
+    q = _mm256_fmadd_pd(q, z, _mm256_set1_pd(1.0 / 19));
+    q = _mm256_fmadd_pd(q, z, _mm256_set1_pd(1.0 / 17));
+    q = _mm256_fmadd_pd(q, z, _mm256_set1_pd(1.0 / 15));
+    q = _mm256_fmadd_pd(q, z, _mm256_set1_pd(1.0 / 13));
+    q = _mm256_fmadd_pd(q, z, _mm256_set1_pd(1.0 / 11));
+    q = _mm256_fmadd_pd(q, z, _mm256_set1_pd(1.0 / 9));
+    q = _mm256_fmadd_pd(q, z, _mm256_set1_pd(1.0 / 7));
+    q = _mm256_fmadd_pd(q, z, _mm256_set1_pd(1.0 / 5));
+    return _mm256_fmadd_pd(q, z, _mm256_set1_pd(1.0 / 3));
+}
+
+SF_INLINE __m256 sf_f32_sigmoid8__avx2(__m256 x) {
+    SF_SIGMOID_BODY__AVX2(__m256, ps, sf_f32_exp_biased8__avx2, sf_f32_div8__avx2,
+                          0x1p64f, 0x1p-64f, x);
+}
+SF_INLINE __m256 sf_f32_log_sigmoid8__avx2(__m256 x) {
+    SF_LOG_SIGMOID_BODY__AVX2(__m256, ps, sf_f32_exp_biased8__avx2, sf_f32_div_refined8__avx2,
+                              0x1p-64f, 1.41421356f, SF_LN2_HIF, SF_LN2_LOF,
+                              sf_f32_series8__avx2, x);
+}
+SF_INLINE __m256d sf_f64_sigmoid4__avx2(__m256d x) {
+    SF_SIGMOID_BODY__AVX2(__m256d, pd, sf_f64_exp_biased4__avx2, sf_f64_div4__avx2,
+                          SF_2P128, SF_2M128, x);
+}
+SF_INLINE __m256d sf_f64_log_sigmoid4__avx2(__m256d x) {
+    SF_LOG_SIGMOID_BODY__AVX2(__m256d, pd, sf_f64_exp_biased4__avx2, sf_f64_div_refined4__avx2,
+                              SF_2M128, 1.4142135623730951, SF_LN2_HI, SF_LN2_LO,
+                              sf_f64_series4__avx2, x);
+}
+#undef SF_SIGMOID_BODY__AVX2
+#undef SF_LOG_SIGMOID_BODY__AVX2
+
+/* two vectors an iteration; the tail with vmaskmov (masked-off lanes neither read nor written) */
+#define SF_ELEMENTWISE_LOOP__AVX2(name, T, V, W, sfx, MASKT, body)                                \
+    static void name(const T *x, T *y, ptrdiff_t n) {                                             \
+        ptrdiff_t i = 0;                                                                          \
+        for (; i + 2 * (W) <= n; i += 2 * (W)) {                                                  \
+            const V a_ = body(_mm256_loadu_##sfx(x + i));                                         \
+            const V b_ = body(_mm256_loadu_##sfx(x + i + (W)));                                   \
+            _mm256_storeu_##sfx(y + i, a_);                                                       \
+            _mm256_storeu_##sfx(y + i + (W), b_);                                                 \
+        }                                                                                         \
+        for (; i < n; i += (W)) {                                                                 \
+            const ptrdiff_t rem_ = n - i;                                                         \
+            MASKT lanes_[W];                                                                      \
+            for (int j = 0; j < (W); j++) lanes_[j] = j < rem_ ? -1 : 0;                          \
+            const __m256i k_ = _mm256_loadu_si256((const __m256i *)lanes_);                      \
+            _mm256_maskstore_##sfx(y + i, k_, body(_mm256_maskload_##sfx(x + i, k_)));            \
+        }                                                                                         \
+    }
+SF_ELEMENTWISE_LOOP__AVX2(sf_f32_sigmoid__avx2, float, __m256, 8, ps, int32_t,
+                          sf_f32_sigmoid8__avx2)
+SF_ELEMENTWISE_LOOP__AVX2(sf_f32_log_sigmoid__avx2, float, __m256, 8, ps, int32_t,
+                          sf_f32_log_sigmoid8__avx2)
+SF_ELEMENTWISE_LOOP__AVX2(sf_f64_sigmoid__avx2, double, __m256d, 4, pd, int64_t,
+                          sf_f64_sigmoid4__avx2)
+SF_ELEMENTWISE_LOOP__AVX2(sf_f64_log_sigmoid__avx2, double, __m256d, 4, pd, int64_t,
+                          sf_f64_log_sigmoid4__avx2)
+#undef SF_ELEMENTWISE_LOOP__AVX2
+#define SF_F32_SIGMOID sf_f32_sigmoid__avx2
+#define SF_F32_LOG_SIGMOID sf_f32_log_sigmoid__avx2
+#define SF_F64_SIGMOID sf_f64_sigmoid__avx2
+#define SF_F64_LOG_SIGMOID sf_f64_log_sigmoid__avx2
 
 #define SF_HALF_F16_IN sf_f16_to_f32__avx2
 #define SF_HALF_F16_OUT sf_f32_to_f16__avx2

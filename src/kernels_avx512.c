@@ -731,6 +731,195 @@ static void sf_half_softmax_row__avx512(const uint16_t *x, uint16_t *y, ptrdiff_
     }
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* sigmoid and log_sigmoid: the algorithms of sigmoid_portable.h (each dtype in its own
+ * precision, exp biased so that tiny results round once, sums kept exact), with vscalefps for
+ * 2^n, the division replaced by vrcp14 and Newton steps (no vdivps / vdivpd: they were most of
+ * the time of the portable loops), and masked tails. */
+
+/* (num + numlo) / (den + denlo), den in [1, 2.5]: 1/den to 2^-28 (rcp14 + one Newton step),
+ * q0 = num / den to 2^-28, then one residual step with the low parts: 0.5 ulp + 2^-4 ulp at
+ * worst (num = 0: the quotient is numlo * r alone) */
+SF_INLINE __m512 sf_f32_div_refined__avx512(__m512 num, __m512 numlo, __m512 den, __m512 denlo) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 r = _mm512_rcp14_ps(den);
+    r = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(den, r, one), r);
+    const __m512 q0 = _mm512_mul_ps(num, r);
+    const __m512 res = _mm512_sub_ps(_mm512_add_ps(_mm512_fnmadd_ps(q0, den, num), numlo),
+                                     _mm512_mul_ps(q0, denlo));
+    return _mm512_fmadd_ps(res, r, q0);
+}
+
+/* num / (den + denlo) with 1/den from rcp14 alone (2^-14): the residual step leaves 2^-28
+ * relative, 0.5 ulp + 2^-4 ulp; the sigmoid's budget has room for it (measured 1.4 ulp) */
+SF_INLINE __m512 sf_f32_div_rcp14__avx512(__m512 num, __m512 den, __m512 denlo) {
+    const __m512 r = _mm512_rcp14_ps(den);
+    const __m512 q0 = _mm512_mul_ps(num, r);
+    const __m512 res = _mm512_fnmadd_ps(q0, denlo, _mm512_fnmadd_ps(q0, den, num));
+    return _mm512_fmadd_ps(res, r, q0);
+}
+
+/* float64: 1/den to the double's precision (rcp14 + three Newton steps: where num is 0, in
+ * log1p of a tiny t, the quotient is numlo * r alone), then the residual step as above */
+SF_INLINE __m512d sf_f64_div_refined__avx512(__m512d num, __m512d numlo, __m512d den,
+                                             __m512d denlo) {
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d r = _mm512_rcp14_pd(den);
+    r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(den, r, one), r);
+    r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(den, r, one), r);
+    r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(den, r, one), r);
+    const __m512d q0 = _mm512_mul_pd(num, r);
+    const __m512d res = _mm512_sub_pd(_mm512_add_pd(_mm512_fnmadd_pd(q0, den, num), numlo),
+                                      _mm512_mul_pd(q0, denlo));
+    return _mm512_fmadd_pd(res, r, q0);
+}
+
+/* sf_sigmoid_f: exp(-|x|) * 2^64; num = 2^64 (x >= 0) or that exp (x < 0, NaN) */
+SF_INLINE __m512 sf_f32_sigmoid16__avx512(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.0f), unbias = _mm512_set1_ps(0x1p-64f);
+    const __m512 eb = sf_f32_exp_biased__avx512(_mm512_or_ps(x, _mm512_set1_ps(-0.0f)));
+    const __m512 e = _mm512_mul_ps(eb, unbias);
+    const __m512 s = _mm512_add_ps(one, e);
+    const __m512 c = _mm512_add_ps(_mm512_sub_ps(one, s), e);
+    const __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
+    const __m512 num = _mm512_mask_blend_ps(pos, eb, _mm512_set1_ps(0x1p64f));
+    return _mm512_mul_ps(sf_f32_div_rcp14__avx512(num, s, c), unbias);
+}
+
+/* a - khi - mid - low with two TwoSums (sf_log_sigmoid_d); -inf where a - khi - mid is -inf */
+#define SF_LOGSIG_SUM__AVX512(sfx, V, a, khi, mid, low, out)                                    \
+    do {                                                                                        \
+        const V s1_ = _mm512_sub_##sfx(a, khi), b1_ = _mm512_sub_##sfx(s1_, a);                 \
+        const V e1_ = _mm512_sub_##sfx(_mm512_sub_##sfx(a, _mm512_sub_##sfx(s1_, b1_)),         \
+                                       _mm512_add_##sfx(khi, b1_));                             \
+        const V s2_ = _mm512_sub_##sfx(s1_, mid), b2_ = _mm512_sub_##sfx(s2_, s1_);             \
+        const V e2_ = _mm512_sub_##sfx(_mm512_sub_##sfx(s1_, _mm512_sub_##sfx(s2_, b2_)),       \
+                                       _mm512_add_##sfx(mid, b2_));                             \
+        const V r_ = _mm512_add_##sfx(s2_, _mm512_sub_##sfx(_mm512_add_##sfx(e1_, e2_), low));  \
+        /* fpclass 0x10: -inf (x = -inf: the TwoSum errors are NaN) */                          \
+        (out) = _mm512_mask_mov_##sfx(r_, _mm512_fpclass_##sfx##_mask(s2_, 0x10), s2_);         \
+    } while (0)
+
+/* sf_log_sigmoid_f */
+SF_INLINE __m512 sf_f32_log_sigmoid16__avx512(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), zero = _mm512_setzero_ps();
+    const __m512 tb = sf_f32_exp_biased__avx512(_mm512_or_ps(x, _mm512_set1_ps(-0.0f)));
+    const __m512 t = _mm512_mul_ps(tb, _mm512_set1_ps(0x1p-64f));
+    const __m512 u = _mm512_add_ps(one, t);
+    const __m512 c = _mm512_add_ps(_mm512_sub_ps(one, u), t);
+    const __mmask16 big = _mm512_cmp_ps_mask(u, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ);
+    const __m512 half = _mm512_set1_ps(0.5f);
+    const __m512 m = _mm512_mask_mul_ps(u, big, u, half);
+    const __m512 cm = _mm512_mask_mul_ps(c, big, c, half);
+    const __m512 f = _mm512_sub_ps(m, one);
+    const __m512 d = _mm512_add_ps(two, f);
+    const __m512 dc = _mm512_add_ps(_mm512_sub_ps(two, d), f);
+    const __m512 s = sf_f32_div_refined__avx512(f, cm, d, _mm512_add_ps(dc, cm));
+    const __m512 z = _mm512_mul_ps(s, s);
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 11), z, _mm512_set1_ps(1.0f / 9));
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(1.0f / 7));
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(1.0f / 5));
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(1.0f / 3));
+    const __m512 khi = _mm512_maskz_mov_ps(big, _mm512_set1_ps(SF_LN2_HIF));
+    const __m512 mid = _mm512_mul_ps(two, s);
+    const __m512 low = _mm512_add_ps(_mm512_mul_ps(mid, _mm512_mul_ps(z, q)),
+                                     _mm512_maskz_mov_ps(big, _mm512_set1_ps(SF_LN2_LOF)));
+    const __m512 a = _mm512_min_ps(x, zero); /* NaN x: 0 here, but t and so the result are NaN */
+    __m512 out;
+    SF_LOGSIG_SUM__AVX512(ps, __m512, a, khi, mid, low, out);
+    return out;
+}
+
+/* the sigmoid's float64 quotient: num is 0 only where the result is, so q0 = num * r carries
+ * the value and two Newton steps suffice (2^-56; the residual step leaves far less) */
+SF_INLINE __m512d sf_f64_div__avx512(__m512d num, __m512d den, __m512d denlo) {
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d r = _mm512_rcp14_pd(den);
+    r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(den, r, one), r);
+    r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(den, r, one), r);
+    const __m512d q0 = _mm512_mul_pd(num, r);
+    return _mm512_fmadd_pd(_mm512_fnmadd_pd(q0, denlo, _mm512_fnmadd_pd(q0, den, num)), r, q0);
+}
+
+/* sf_sigmoid_d */
+SF_INLINE __m512d sf_f64_sigmoid8__avx512(__m512d x) {
+    const __m512d one = _mm512_set1_pd(1.0), unbias = _mm512_set1_pd(SF_2M128);
+    const __m512d eb = sf_f64_exp_biased__avx512(_mm512_or_pd(x, _mm512_set1_pd(-0.0)));
+    const __m512d e = _mm512_mul_pd(eb, unbias);
+    const __m512d s = _mm512_add_pd(one, e);
+    const __m512d c = _mm512_add_pd(_mm512_sub_pd(one, s), e);
+    const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GE_OQ);
+    const __m512d num = _mm512_mask_blend_pd(pos, eb, _mm512_set1_pd(SF_2P128));
+    return _mm512_mul_pd(sf_f64_div__avx512(num, s, c), unbias);
+}
+
+/* sf_log_sigmoid_d */
+SF_INLINE __m512d sf_f64_log_sigmoid8__avx512(__m512d x) {
+    const __m512d one = _mm512_set1_pd(1.0), two = _mm512_set1_pd(2.0), zero = _mm512_setzero_pd();
+    const __m512d tb = sf_f64_exp_biased__avx512(_mm512_or_pd(x, _mm512_set1_pd(-0.0)));
+    const __m512d t = _mm512_mul_pd(tb, _mm512_set1_pd(SF_2M128));
+    const __m512d u = _mm512_add_pd(one, t);
+    const __m512d c = _mm512_add_pd(_mm512_sub_pd(one, u), t);
+    const __mmask8 big = _mm512_cmp_pd_mask(u, _mm512_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+    const __m512d half = _mm512_set1_pd(0.5);
+    const __m512d m = _mm512_mask_mul_pd(u, big, u, half);
+    const __m512d cm = _mm512_mask_mul_pd(c, big, c, half);
+    const __m512d f = _mm512_sub_pd(m, one);
+    const __m512d d = _mm512_add_pd(two, f);
+    const __m512d dc = _mm512_add_pd(_mm512_sub_pd(two, d), f);
+    const __m512d s = sf_f64_div_refined__avx512(f, cm, d, _mm512_add_pd(dc, cm));
+    const __m512d z = _mm512_mul_pd(s, s);
+    __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(1.0 / 23), z, _mm512_set1_pd(1.0 / 21));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(1.0 / 19));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(1.0 / 17));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(1.0 / 15));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(1.0 / 13));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(1.0 / 11));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(1.0 / 9));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(1.0 / 7));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(1.0 / 5));
+    q = _mm512_fmadd_pd(q, z, _mm512_set1_pd(1.0 / 3));
+    const __m512d khi = _mm512_maskz_mov_pd(big, _mm512_set1_pd(SF_LN2_HI));
+    const __m512d mid = _mm512_mul_pd(two, s);
+    const __m512d low = _mm512_add_pd(_mm512_mul_pd(mid, _mm512_mul_pd(z, q)),
+                                      _mm512_maskz_mov_pd(big, _mm512_set1_pd(SF_LN2_LO)));
+    const __m512d a = _mm512_min_pd(x, zero);
+    __m512d out;
+    SF_LOGSIG_SUM__AVX512(pd, __m512d, a, khi, mid, low, out);
+    return out;
+}
+
+/* The loops: two vectors an iteration (independent chains), masked loads and stores for the
+ * tail (masked-off lanes are never read or written). */
+#define SF_ELEMENTWISE_LOOP__AVX512(name, T, V, W, MASK, sfx, body)                               \
+    static void name(const T *x, T *y, ptrdiff_t n) {                                             \
+        ptrdiff_t i = 0;                                                                          \
+        for (; i + 2 * (W) <= n; i += 2 * (W)) {                                                  \
+            const V a_ = body(_mm512_loadu_##sfx(x + i));                                         \
+            const V b_ = body(_mm512_loadu_##sfx(x + i + (W)));                                   \
+            _mm512_storeu_##sfx(y + i, a_);                                                       \
+            _mm512_storeu_##sfx(y + i + (W), b_);                                                 \
+        }                                                                                         \
+        for (; i < n; i += (W)) {                                                                 \
+            const MASK k_ = n - i >= (W) ? (MASK)~0u : (MASK)((1u << (n - i)) - 1);              \
+            _mm512_mask_storeu_##sfx(y + i, k_, body(_mm512_maskz_loadu_##sfx(k_, x + i)));       \
+        }                                                                                         \
+    }
+SF_ELEMENTWISE_LOOP__AVX512(sf_f32_sigmoid__avx512, float, __m512, 16, __mmask16, ps,
+                            sf_f32_sigmoid16__avx512)
+SF_ELEMENTWISE_LOOP__AVX512(sf_f32_log_sigmoid__avx512, float, __m512, 16, __mmask16, ps,
+                            sf_f32_log_sigmoid16__avx512)
+SF_ELEMENTWISE_LOOP__AVX512(sf_f64_sigmoid__avx512, double, __m512d, 8, __mmask8, pd,
+                            sf_f64_sigmoid8__avx512)
+SF_ELEMENTWISE_LOOP__AVX512(sf_f64_log_sigmoid__avx512, double, __m512d, 8, __mmask8, pd,
+                            sf_f64_log_sigmoid8__avx512)
+#undef SF_ELEMENTWISE_LOOP__AVX512
+#undef SF_LOGSIG_SUM__AVX512
+#define SF_F32_SIGMOID sf_f32_sigmoid__avx512
+#define SF_F32_LOG_SIGMOID sf_f32_log_sigmoid__avx512
+#define SF_F64_SIGMOID sf_f64_sigmoid__avx512
+#define SF_F64_LOG_SIGMOID sf_f64_log_sigmoid__avx512
+
 #define SF_HALF_SOFTMAX_ROW sf_half_softmax_row__avx512
 #define SF_HALF_F16_IN sf_f16_to_f32__avx512
 #define SF_HALF_F16_OUT sf_f32_to_f16__avx512

@@ -126,21 +126,34 @@
 #endif
 #include "kernels_portable.inc"
 
-/* ---- elementwise: sigmoid and log_sigmoid (sigmoid_portable.h), both dtypes in double ---- */
+/* ---- elementwise: sigmoid and log_sigmoid (sigmoid_portable.h), each dtype in its own ---- */
 #include "sigmoid_portable.h"
 
+/* The ISA file may define SF_<F32|F64>_<SIGMOID|LOG_SIGMOID> to hand-written versions. */
+#ifndef SF_F32_SIGMOID
 static void SF_NAME(f32, sigmoid, SF_ISA)(const float *x, float *y, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = (float)sf_sigmoid_d((double)x[i]);
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_sigmoid_f(x[i]);
 }
+#define SF_F32_SIGMOID SF_NAME(f32, sigmoid, SF_ISA)
+#endif
+#ifndef SF_F32_LOG_SIGMOID
 static void SF_NAME(f32, log_sigmoid, SF_ISA)(const float *x, float *y, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = (float)sf_log_sigmoid_d((double)x[i]);
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_log_sigmoid_f(x[i]);
 }
+#define SF_F32_LOG_SIGMOID SF_NAME(f32, log_sigmoid, SF_ISA)
+#endif
+#ifndef SF_F64_SIGMOID
 static void SF_NAME(f64, sigmoid, SF_ISA)(const double *x, double *y, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_sigmoid_d(x[i]);
 }
+#define SF_F64_SIGMOID SF_NAME(f64, sigmoid, SF_ISA)
+#endif
+#ifndef SF_F64_LOG_SIGMOID
 static void SF_NAME(f64, log_sigmoid, SF_ISA)(const double *x, double *y, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) y[i] = sf_log_sigmoid_d(x[i]);
 }
+#define SF_F64_LOG_SIGMOID SF_NAME(f64, log_sigmoid, SF_ISA)
+#endif
 
 /* ---- float16 / bfloat16 conversions: the ISA file may define SF_HALF_<F16|BF16>_<IN|OUT> to
  * hand-written versions (F16C, AVX512-BF16) ---- */
@@ -176,6 +189,9 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
 #define SF_ALGOS(dt, op) \
     {SF_NAME(dt, op##_three_pass, SF_ISA), SF_NAME(dt, op##_two_pass, SF_ISA), \
      SF_NAME(dt, op##_online, SF_ISA)}
+#define SF_ELEMENTWISE_f32(op) SF_F32_##op
+#define SF_ELEMENTWISE_f64(op) SF_F64_##op
+#define SF_ELEMENTWISE(dt, op) SF_ELEMENTWISE_##dt(op)
 #define SF_DTYPE_TABLE(dt)                                                                        \
     {                                                                                             \
         .softmax = SF_ALGOS(dt, softmax), .log_softmax = SF_ALGOS(dt, log_softmax),               \
@@ -187,7 +203,7 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
         .write_log_softmax = SF_NAME(dt, write_log_softmax, SF_ISA),                              \
         .write_two_pass = SF_NAME(dt, write_two_pass, SF_ISA), .columns = SF_ALGOS(dt, columns),  \
         .logsumexp_columns = SF_NAME(dt, logsumexp_columns, SF_ISA),                              \
-        .sigmoid = SF_NAME(dt, sigmoid, SF_ISA), .log_sigmoid = SF_NAME(dt, log_sigmoid, SF_ISA),  \
+        .sigmoid = SF_ELEMENTWISE(dt, SIGMOID), .log_sigmoid = SF_ELEMENTWISE(dt, LOG_SIGMOID),  \
     }
 
 const sf_kernels SF_TABLE_NAME(SF_ISA) = {

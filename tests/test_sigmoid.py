@@ -2,9 +2,9 @@
 every ISA level, tails, special values, the array API (out=, dtype=, layouts, threads), and
 PyTorch when it is installed.
 
-Tolerances (the issue's): <= 2 ulp for float32 and float64. float32 is computed in float64 and
-rounded once, so it measures 0.5 ulp (the tests still allow only the stated 2); float64 measures
-<= 1.9 ulp (the exp and the division each round about once).
+Tolerances (the issue's): <= 2 ulp for float32 and float64. Each dtype is computed in its own
+precision with the library's exp (the division refined, the sums exact): float32 measures
+<= 1.9 ulp, float64 <= 1.96 ulp (the exp's error and the final rounding).
 """
 import numpy as np
 import pytest
@@ -55,6 +55,18 @@ def test_ulp_wide_range(isa, name, dtype, rng):
     err = ulp_error(got, oracle(x), dtype)
     worst = int(np.argmax(err))
     assert err.max() <= ULP_TOL, f"{name}({x[worst]!r}) = {got[worst]!r}: {err.max():.2f} ulp"
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ulp_large_magnitudes(isa, name, dtype, rng):
+    """|x| from 15 to past exp's underflow, densely: there log1p(t) of a tiny t is carried by the
+    low parts of the division alone (a hardware reciprocal refined too little gave 32 ulp)."""
+    fn, oracle = FUNCS[name]
+    x = (rng.uniform(15, 800, 40000) * rng.choice([-1, 1], 40000)).astype(dtype)
+    err = ulp_error(fn(x), oracle(x), dtype)
+    worst = int(np.argmax(err))
+    assert err.max() <= ULP_TOL, f"{name}({x[worst]!r}): {err.max():.2f} ulp"
 
 
 @pytest.mark.parametrize("name", FUNCS)
@@ -184,8 +196,11 @@ def test_threads_bitwise(isa, name, dtype, rng):
 
 
 def test_isa_levels_agree_closely(rng):
-    """Every ISA level gives the same float32 results (each rounds a float64 value once; they
-    can differ only where that value is within 2^-28 ulp of a tie)."""
+    """The ISA levels run the same algorithm with different roundings in its steps (FMA or
+    Dekker products, a division or a refined hardware reciprocal, the AVX-512 exp's own Horner
+    order): their float32 results differ only in the last bits (measured against the scalar
+    level: at most 2 representable steps, on 0.5% (AVX2) and 5% (AVX-512) of the values). Each
+    level's accuracy is tested against the reference above."""
     import helpers
     from softmax_fast import _core
     x = (rng.standard_normal(10_000) * 20).astype(np.float32)
@@ -193,8 +208,10 @@ def test_isa_levels_agree_closely(rng):
     for level in _core.available_isas():
         with helpers.using_isa(level):
             results.append((sf.sigmoid(x), sf.log_sigmoid(x)))
-    for s, ls in results[1:]:
-        assert (s != results[0][0]).sum() <= 2 and (ls != results[0][1]).sum() <= 2
+    for res in results[1:]:
+        for got, first in zip(res, results[0]):
+            steps = np.abs(got.view(np.int32).astype(np.int64) - first.view(np.int32))
+            assert steps.max() <= 2 and (steps != 0).mean() < 0.1
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
