@@ -3,7 +3,8 @@ from typing import Any, Literal, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["softmax", "log_softmax", "logsumexp", "show_config", "__version__"]
+__all__ = ["softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid", "show_config",
+           "__version__"]
 
 __version__: str
 

@@ -10,7 +10,7 @@ import numbers
 import operator
 import os
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Literal, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -296,7 +296,7 @@ def _native(arr: _Array, compute: np.dtype[Any]) -> _Array:
     return _aligned_cast(arr, compute)
 
 
-def _aligned_cast(a, dtype):
+def _aligned_cast(a: _Array, dtype: np.dtype[Any]) -> _Array:
     # astype(copy=False) hands back an unaligned array unchanged when the dtype already matches
     with np.errstate(over="ignore", under="ignore"):
         return a.astype(dtype, copy=not a.flags.aligned)
@@ -495,7 +495,7 @@ def softmax_like(x: Any, axis: Any, out: Any, dtype: Any, where: Any, scale: Any
     return target if result_dtype == compute else _cast(target, result_dtype)
 
 
-def _half_view3(arr, plan, writeable):
+def _half_view3(arr: _Array, plan: _Plan, writeable: bool) -> _Array | None:
     """_view3 of a float16/bfloat16 array as uint16 patterns, when its rows (the middle axis)
     are contiguous, else None."""
     v = _view3(arr, plan, writeable)
@@ -504,7 +504,8 @@ def _half_view3(arr, plan, writeable):
     return v.view(np.uint16)
 
 
-def _half_softmax(arr, axes, out, sc, algo, nt, log):
+def _half_softmax(arr: _Array, axes: tuple[int, ...], out: _Array | None, sc: float, algo: int,
+                  nt: int, log: bool) -> _Array | None:
     """softmax of a native float16/bfloat16 array into its own dtype, rows converted to
     float32 in a per-thread buffer (no float32 copy of the array), or None when the reduced
     axes are not contiguous in memory (the caller then computes from a float32 copy)."""
@@ -616,7 +617,7 @@ def logsumexp(x: Any, axis: Any, keepdims: bool, out: Any, dtype: Any, where: An
     return res[()] if res.ndim == 0 else res
 
 
-def sigmoid_like(x, out, dtype, num_threads, log):
+def sigmoid_like(x: Any, out: Any, dtype: Any, num_threads: Any, log: bool) -> Any:
     """sigmoid (log=False) or log_sigmoid (log=True), elementwise: `softmax_fast.sigmoid`."""
     arr, _ = _as_input(x)    # a masked array's data; elementwise, the mask has nothing to do
     result_dtype, compute = _dtypes(arr.dtype, dtype)
@@ -630,6 +631,7 @@ def sigmoid_like(x, out, dtype, num_threads, log):
     else:
         work = compute
         src = _native(arr, compute)
+    order: Literal["C", "F"]
     if src.flags.c_contiguous or not src.flags.f_contiguous:
         order = "C"
         if not src.flags.c_contiguous:
@@ -666,7 +668,7 @@ PARTIAL_DTYPE = np.dtype([("max", np.float64), ("sum", np.float64), ("rest", np.
 EMPTY_PARTIAL = np.array((-np.inf, 0.0, -1.0), dtype=PARTIAL_DTYPE)
 
 
-def _rows_source(arr, axes):
+def _rows_source(arr: _Array, axes: tuple[int, ...]) -> tuple[_Array, _Plan]:
     """(source, plan) for `arr`'s chunk kernels: a plan whose rows (the reduced axes) are
     contiguous in memory. The kernels gather strided rows element by element, which costs far
     more than one copy in that order when the reduced axis is not the innermost one."""
@@ -680,7 +682,7 @@ def _rows_source(arr, axes):
     return src, plan
 
 
-def _partials_rows(parts, plan):
+def _partials_rows(parts: _Array, plan: _Plan) -> _Array:
     """The (O, I, 3) float64 C-contiguous view (a copy when needed) of a PARTIAL_DTYPE array
     of kept shape (reduced axes of length 1), in the order of `plan`."""
     order = [d for dims in plan for d in dims]
@@ -690,7 +692,8 @@ def _partials_rows(parts, plan):
     return p.view(np.float64).reshape(outer, inner, 3)
 
 
-def chunk_partials(block, axes, compute, scale, num_threads):
+def chunk_partials(block: Any, axes: tuple[int, ...], compute: np.dtype[Any], scale: float,
+                   num_threads: int) -> _Array:
     """The partials of one chunk over `axes` (normalised): a PARTIAL_DTYPE array of the
     chunk's shape with the reduced axes of length 1. Special values are explicit in them:
     a slice holding NaN has max NaN; one holding +inf (no NaN) max +inf and sum NaN."""
@@ -700,13 +703,14 @@ def chunk_partials(block, axes, compute, scale, num_threads):
         return np.full(kept, EMPTY_PARTIAL, dtype=PARTIAL_DTYPE)
     src, plan = _rows_source(arr, axes)
     v_src = _view3(src, plan, writeable=False)
+    assert v_src is not None    # _rows_source chose a plan the layout allows
     parts = np.empty((v_src.shape[0], v_src.shape[2]), dtype=PARTIAL_DTYPE)
     _core.partials_3d(v_src, parts.view(np.float64).reshape(parts.shape + (3,)), scale,
                       num_threads)
     return _from3(parts.reshape(v_src.shape[0], 1, v_src.shape[2]), kept, plan)
 
 
-def merge_chunk_partials(parts, axes):
+def merge_chunk_partials(parts: _Array, axes: tuple[int, ...]) -> _Array:
     """Merge a PARTIAL_DTYPE array along `axes` (the partials of a slice's chunks, any number
     along each reduced axis) into one partial per slice, kept shape; `sf_merge_all`'s rule."""
     k = len(axes)
@@ -720,7 +724,8 @@ def merge_chunk_partials(parts, axes):
     return np.moveaxis(merged, tuple(range(parts.ndim - k, parts.ndim)), axes)
 
 
-def logsumexp_from_chunk_partials(parts, axes, keepdims, compute, result_dtype):
+def logsumexp_from_chunk_partials(parts: _Array, axes: tuple[int, ...], keepdims: bool,
+                                  compute: np.dtype[Any], result_dtype: np.dtype[Any]) -> _Array:
     """The logsumexp over `axes` from the partials of a slice's chunks (see
     `merge_chunk_partials`), in `result_dtype`; the reduced axes kept with length 1 or dropped."""
     merged = np.ascontiguousarray(merge_chunk_partials(parts, axes))
@@ -731,8 +736,9 @@ def logsumexp_from_chunk_partials(parts, axes, keepdims, compute, result_dtype):
     return _cast(res, result_dtype)
 
 
-def softmax_chunk_from_partials(block, parts, axes, compute, result_dtype, scale, num_threads,
-                                log):
+def softmax_chunk_from_partials(block: Any, parts: Any, axes: tuple[int, ...],
+                                compute: np.dtype[Any], result_dtype: np.dtype[Any], scale: float,
+                                num_threads: int, log: bool) -> _Array:
     """softmax (log_softmax with `log`) of one chunk whose slices over `axes` continue in other
     chunks, from each slice's merged partial `parts` (kept shape, `merge_chunk_partials`)."""
     arr = _native(np.asarray(block), compute)
@@ -742,6 +748,7 @@ def softmax_chunk_from_partials(block, parts, axes, compute, result_dtype, scale
     v_src = _view3(src, plan, writeable=False)
     target = _empty_for_plan(src, plan, compute)
     v_dst = _view3(target, plan, writeable=True)
+    assert v_src is not None and v_dst is not None    # plans the layouts allow (_rows_source)
     _core.softmax_from_partials_3d(v_src, _partials_rows(np.asarray(parts), plan), v_dst, log,
                                    scale, num_threads)
     return target if result_dtype == compute else _cast(target, result_dtype)

@@ -76,23 +76,25 @@ def softmax_naive(x: npt.NDArray[Any], axis: Any = -1) -> npt.NDArray[Any]:
     return p
 
 
-def sigmoid(x):
+def sigmoid(x: npt.ArrayLike) -> npt.NDArray[Any]:
     """1 / (1 + exp(-x)) in long double (80-bit on x86-64 Linux; float64 where it is not wider),
     in the overflow-free form exp(x) / (1 + exp(x)) for x < 0. Returns long double."""
     with np.errstate(all="ignore"):    # NaN payloads of 16-bit inputs warn when widened
-        x = np.asarray(x, dtype=np.longdouble)
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        xl = np.asarray(x, dtype=np.longdouble)
+        e = np.exp(-np.abs(xl))
+        r: npt.NDArray[Any] = np.where(xl >= 0, 1 / (1 + e), e / (1 + e))
+        return r
 
 
-def log_sigmoid(x):
+def log_sigmoid(x: npt.ArrayLike) -> npt.NDArray[Any]:
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)) in long double. Returns long double."""
     with np.errstate(all="ignore"):
-        x = np.asarray(x, dtype=np.longdouble)
-        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+        xl = np.asarray(x, dtype=np.longdouble)
+        r: npt.NDArray[Any] = np.minimum(xl, 0) - np.log1p(np.exp(-np.abs(xl)))
+        return r
 
 
-def log_softmax_exact(x, axis=-1):
+def log_softmax_exact(x: npt.ArrayLike, axis: int = -1) -> npt.NDArray[Any]:
     """log_softmax in long double along one axis, (x - max) - log1p(rest) with the terms equal to
     the max counted apart from the others (rest = sum of exp(x - max) - 1): accurate to long
     double even where the result is tiny next to max (float64's ``x - lse`` has an absolute
@@ -103,4 +105,5 @@ def log_softmax_exact(x, axis=-1):
     with np.errstate(all="ignore"):
         others = np.sum(np.where(at_max, 0, np.exp(x - m)), axis=axis, keepdims=True)
         rest = (np.sum(at_max, axis=axis, keepdims=True) - 1) + others
-        return (x - m) - np.log1p(rest)
+        r: npt.NDArray[Any] = (x - m) - np.log1p(rest)
+        return r

@@ -33,4 +33,4 @@ def logsumexp(
     split_every: _SplitEvery = None,
 ) -> da.Array: ...
 
-__all__: list[str]
+__all__ = ["softmax", "log_softmax", "logsumexp"]
