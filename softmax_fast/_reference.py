@@ -64,3 +64,77 @@ def softmax_naive(x, axis=-1):
     m = np.max(x, axis=axis, keepdims=True)
     e = np.exp(x - m)
     return e / np.sum(e, axis=axis, keepdims=True)
+
+
+# ---- fused operations ----------------------------------------------------------------------
+
+def cross_entropy(logits, target, axis=-1, *, reduction="mean", ignore_index=None,
+                  label_smoothing=0.0):
+    """torch.nn.functional.cross_entropy's definition with the class axis at `axis`, in float64:
+    from log_softmax, class indices (ignore_index slices give 0 and "mean" does not count them)
+    or class probabilities (smoothed, "mean" over all slices)."""
+    x = np.moveaxis(np.asarray(logits, dtype=np.float64), axis, -1)
+    lsm = log_softmax(x, -1)
+    n = x.shape[-1]
+    eps = float(label_smoothing)
+    t = np.asarray(target)
+    with np.errstate(all="ignore"):
+        if t.dtype.kind in "iu":
+            valid = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
+            safe = np.where(valid, t, 0).astype(np.intp)
+            nll = -np.take_along_axis(lsm, safe[..., None], -1)[..., 0]
+            loss = nll if eps == 0 else (1 - eps) * nll - eps * np.mean(lsm, axis=-1)
+            loss = np.where(valid, loss, 0.0)
+            count = int(np.count_nonzero(valid))
+        else:
+            p = np.moveaxis(np.asarray(t, dtype=np.float64), axis, -1)
+            p = p * (1 - eps) + eps / n
+            loss = -np.sum(p * lsm, axis=-1)
+            count = loss.size
+        if reduction == "none":
+            return loss
+        total = np.sum(loss)
+        return total if reduction == "sum" else (total / count if count else np.nan)
+
+
+def softmax_topk(x, k, axis=-1, *, where=None, scale=None):
+    """(values, indices): the softmax sorted by logit (NaN first, then descending, equal logits
+    lower index first), the first k kept, in float64."""
+    v = np.asarray(x, dtype=np.float64)
+    if scale is not None:
+        v = v * float(scale)
+    if where is not None:
+        v = np.where(where, v, -np.inf)
+    p = softmax(v, axis)
+    v, p = np.moveaxis(v, axis, -1), np.moveaxis(p, axis, -1)
+    order = np.lexsort((-v, ~np.isnan(v)), axis=-1)[..., :k]
+    values = np.take_along_axis(p, order, -1)
+    if where is not None:
+        full = ~np.moveaxis(np.broadcast_to(where, np.shape(x)), axis, -1).any(-1)
+        values[full] = 0.0
+    return np.moveaxis(values, -1, axis), np.moveaxis(order, -1, axis)
+
+
+def softmax_backward(grad, y, axis=-1):
+    """y * (grad - sum(grad * y)) in float64."""
+    g, y = np.asarray(grad, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return y * (g - np.sum(g * y, axis=axis, keepdims=True))
+
+
+def log_softmax_backward(grad, y, axis=-1):
+    """grad - exp(y) * sum(grad) in float64."""
+    g, y = np.asarray(grad, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return g - np.exp(y) * np.sum(g, axis=axis, keepdims=True)
+
+
+def segment_softmax(values, offsets, *, log=False, scale=None):
+    """softmax (or log_softmax) of each values[offsets[s]:offsets[s + 1]], one by one."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(v)
+    fn = log_softmax if log else softmax
+    for lo, hi in zip(offsets[:-1], offsets[1:]):
+        if hi > lo:
+            out[lo:hi] = fn(v[lo:hi], scale=scale)
+    return out
