@@ -109,6 +109,7 @@ def softmax_topk(x, k, axis=-1, *, where=None, scale=None):
     v, p = np.moveaxis(v, axis, -1), np.moveaxis(p, axis, -1)
     order = np.lexsort((-v, ~np.isnan(v)), axis=-1)[..., :k]
     values = np.take_along_axis(p, order, -1)
+    values[np.isposinf(v).any(-1)] = np.nan   # DESIGN section 3: a slice holding +inf is NaN
     if where is not None:
         full = ~np.moveaxis(np.broadcast_to(where, np.shape(x)), axis, -1).any(-1)
         values[full] = 0.0
