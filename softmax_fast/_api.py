@@ -736,11 +736,11 @@ def segment_softmax(values, offsets, log, scale, out, num_threads):
         raise ValueError(f"values: expected a 1-D array, got {arr.ndim} dimensions")
     result_dtype, compute = _dtypes(arr.dtype, None)
     off = np.asarray(offsets)
-    if off.dtype.kind not in "iu":
-        raise TypeError(f"offsets: expected integers, got dtype {off.dtype}")
     if off.ndim != 1 or off.size < 1:
         raise ValueError(f"offsets: expected a 1-D array of at least one element, got shape "
                          f"{off.shape}")
+    if off.dtype.kind not in "iu":
+        raise TypeError(f"offsets: expected integers, got dtype {off.dtype}")
     size = arr.shape[0]
     if off[0] != 0 or off[-1] != size:
         raise ValueError(f"offsets: must start at 0 and end at len(values) = {size}; got "
