@@ -7,6 +7,10 @@ Every row reduction goes through _core (cimported from _core.pxd): its kernel ta
 `_core.select_isa` switches these functions too, and its row plan (fixed blocks for long rows),
 so that the results keep the core's accuracy and special values and do not depend on the
 thread count. Arrays arrive from `_api.py` as C-contiguous (rows, n) views in the compute dtype.
+
+Rows are handed to threads by guided scheduling: each row is computed by one thread alone, so
+the result does not depend on the schedule, and on a shared machine a thread that the OS
+preempts does not hold back a fixed share of the rows.
 """
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free, qsort
@@ -178,7 +182,7 @@ def cross_entropy_index(const floating[:, ::1] x, const int64_t[::1] target, dou
                     loss[r] = ce_index_row(x0 + r * n, n, target[r], eps, nt, NULL)
         else:
             nt = plan_threads(R * n, R, num_threads)
-            for r in prange(R, num_threads=nt, schedule='static'):
+            for r in prange(R, num_threads=nt, schedule='guided'):
                 if has_ignore and target[r] == ignore_index:
                     loss[r] = 0.0
                 else:
@@ -201,7 +205,7 @@ def cross_entropy_probs(const floating[:, ::1] x, const floating[:, ::1] target,
                 loss[r] = ce_probs_row(x0 + r * n, t0 + r * n, n, eps, nt, NULL)
         else:
             nt = plan_threads(R * n, R, num_threads)
-            for r in prange(R, num_threads=nt, schedule='static'):
+            for r in prange(R, num_threads=nt, schedule='guided'):
                 loss[r] = ce_probs_row(x0 + r * n, t0 + r * n, n, eps, 1,
                                        x0 + (r + 1) * n if r + 1 < R else NULL)
 
@@ -354,7 +358,7 @@ def topk_rows(const floating[:, ::1] x, floating[:, ::1] values, int64_t[:, ::1]
                 h = <candidate *> malloc(k * sizeof(candidate))
                 if h == NULL:
                     errp[0] = 1
-                for r in prange(R, schedule='static'):
+                for r in prange(R, schedule='guided'):
                     if h != NULL:
                         topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, 1,
                                  x0 + (r + 1) * n if r + 1 < R else NULL)
@@ -419,7 +423,7 @@ def backward_rows(const floating[:, ::1] grad, const floating[:, ::1] y, floatin
     cdef floating *o0 = &out[0, 0]
     cdef int nt = plan_threads(R * n, R, num_threads)
     with nogil:
-        for r in prange(R, num_threads=nt, schedule='static'):
+        for r in prange(R, num_threads=nt, schedule='guided'):
             if log_out:
                 log_softmax_backward_row(g0 + r * n, y0 + r * n, o0 + r * n, n)
             else:
