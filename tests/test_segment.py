@@ -126,3 +126,22 @@ def test_matches_torch_sparse_softmax(isa, dtype):
     want = torch.sparse.softmax(t, dim=1).coalesce().values().numpy()   # row-major order
     got = sf.segment_softmax(m.data, m.indptr)                           # CSR: row-major too
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_follows_the_isa_choice(rng):
+    """_fused has no kernel table of its own (it calls _core's, see _core.pxd): under every
+    kernel set, a single segment comes out bitwise equal to softmax of it (the same per-row
+    code). Kernel sets round differently, so this fails if _fused kept another set."""
+    from softmax_fast import _core
+    from helpers import using_isa
+    x = logits(rng, 1000, np.float32)
+    seen = {}
+    for name in _core.available_isas():
+        with using_isa(name):
+            want = sf.softmax(x)
+            np.testing.assert_array_equal(sf.segment_softmax(x, [0, 1000]), want)
+            np.testing.assert_array_equal(sf.segment_softmax(x, [0, 1000], log=True),
+                                          sf.log_softmax(x))
+            seen[name] = want
+    if len(seen) > 1:   # the check has teeth only where the sets' bits differ (here they do)
+        assert len({v.tobytes() for v in seen.values()}) > 1
