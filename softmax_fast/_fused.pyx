@@ -1,6 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, cpow=True
-"""Fused operations: what follows a softmax, done in the same pass over the row.
+"""Fused operations: what follows a softmax, computed from the core's row reductions without
+writing the probabilities (a second pass over the row, if any, reads it from cache).
 
 cross entropy, top-k of the softmax, the two backward passes and the softmax of ragged segments.
 Every row reduction goes through _core (cimported from _core.pxd): its kernel table, so that
@@ -59,9 +60,10 @@ cdef inline bint finite_partial(sf_partial p) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------------------------
-# accurate sums: float32 terms are exact in double (products too) and summed in four double
-# accumulators; float64 terms are summed with Neumaier's compensation, so that the error does
-# not grow with the row length (DESIGN section 6)
+# accurate sums (DESIGN section 6): float32 terms are exact in double (products too) and summed
+# in four double accumulators, whose rounding stays far below float32's for any practical row
+# length; float64 terms are summed with Neumaier's compensation, whose error does not grow with
+# the row length
 
 cdef inline void neumaier_add(double *s, double *c, double v) noexcept nogil:
     cdef double t = s[0] + v
