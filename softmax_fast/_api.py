@@ -572,16 +572,22 @@ def _rows(arr, axes, compute):
     """(C-contiguous (rows, n) array of `arr` in `compute` with `axes` moved last, the moved
     shape)."""
     k = len(axes)
-    moved = np.moveaxis(_native(arr, compute), axes, tuple(range(arr.ndim - k, arr.ndim)))
-    n = math.prod(moved.shape[arr.ndim - k:])
-    rows = math.prod(moved.shape[:arr.ndim - k])
+    nd = arr.ndim
+    xc = _native(arr, compute)
+    trailing = tuple(range(nd - k, nd))
+    # the common call (reduced axes last) skips moveaxis: it costs microseconds per call
+    moved = xc if axes == trailing else np.moveaxis(xc, axes, trailing)
+    n = math.prod(moved.shape[nd - k:])
+    rows = math.prod(moved.shape[:nd - k])
     return np.ascontiguousarray(moved).reshape(rows, n), moved.shape
 
 
 def _unrows(res2, moved_shape, axes):
     k = len(axes)
     nd = len(moved_shape)
-    return np.moveaxis(res2.reshape(moved_shape), tuple(range(nd - k, nd)), axes)
+    trailing = tuple(range(nd - k, nd))
+    res = res2.reshape(moved_shape)
+    return res if axes == trailing else np.moveaxis(res, trailing, axes)
 
 
 def _real_in(value, name, lo, hi) -> float:
@@ -670,10 +676,10 @@ def softmax_topk(x, k, axis, scale, where, num_threads):
     sc = _scale(scale)
     wh = _where(where, mask_where, arr.shape)
     nt = _threads(num_threads)
-    xc = _native(arr, compute)
+    xc = arr
     if wh is not None:
         # masked-out entries become -inf after scaling: they take no part (probability 0)
-        xc = np.multiply(xc, compute.type(sc))
+        xc = np.multiply(_native(arr, compute), compute.type(sc))
         np.copyto(xc, -np.inf, where=~wh)
         sc = 1.0
     x2, moved_shape = _rows(xc, (ax,), compute)
@@ -687,7 +693,7 @@ def softmax_topk(x, k, axis, scale, where, num_threads):
     out_shape = moved_shape[:-1] + (k,)
     values = _unrows(values, out_shape, (ax,))
     indices = _unrows(indices, out_shape, (ax,))
-    return _cast(values, result_dtype), indices
+    return (values if result_dtype == compute else _cast(values, result_dtype)), indices
 
 
 def softmax_backward(grad, y, axis, out, num_threads, log):
