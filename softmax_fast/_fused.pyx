@@ -74,6 +74,12 @@ cdef inline void neumaier_add(double *s, double *c, double v) noexcept nogil:
     s[0] = t
 
 
+cdef inline double neumaier_total(double s, double c) noexcept nogil:
+    """The compensated sum's value. An infinite (or NaN) running sum is the answer itself: the
+    compensation of an infinity is inf - inf = NaN."""
+    return s + c if isfinite(s) else s
+
+
 cdef double sum_of(const floating *a, const floating *b, Py_ssize_t n) noexcept nogil:
     """sum(a * b), or sum(a) when b is NULL."""
     cdef Py_ssize_t i
@@ -108,7 +114,7 @@ cdef double sum_of(const floating *a, const floating *b, Py_ssize_t n) noexcept 
         else:
             for i in range(n):
                 neumaier_add(&s0, &c, a[i] * b[i])
-        return s0 + c
+        return neumaier_total(s0, c)
 
 
 cdef void weighted_gaps(const floating *t, const floating *x, Py_ssize_t n, double m,
@@ -143,8 +149,8 @@ cdef void weighted_gaps(const floating *t, const floating *x, Py_ssize_t n, doub
             w = smooth_w * t[i] + smooth_c
             neumaier_add(&ws, &wc, w)
             neumaier_add(&ts, &tc, w * (m - x[i]))
-        weight[0] = ws + wc
-        total[0] = ts + tc
+        weight[0] = neumaier_total(ws, wc)
+        total[0] = neumaier_total(ts, tc)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -115,6 +115,16 @@ def test_special_values():
     assert np.isnan(got[1]) and np.isnan(got[2]) and np.isnan(got[3])
     assert got[4] == np.inf
     np.testing.assert_allclose(got[[0, 5]], want[[0, 5]], rtol=1e-14)
+    # with label smoothing a -inf logit makes the loss +inf (mean(log_softmax) is -inf), in
+    # both dtypes (the float64 compensated sum must not turn the infinity into NaN)
+    for dtype in DTYPES:
+        xs = np.array([[-np.inf, 0.0, 1.0], [0.0, 1.0, 2.0]], dtype)
+        got = call(sf.cross_entropy, xs, np.array([2, 1]), reduction="none",
+                   label_smoothing=0.1)
+        assert got[0] == np.inf and np.isfinite(got[1])
+        p = np.full(xs.shape, 1 / 3, dtype)
+        got = call(sf.cross_entropy, xs, p, reduction="none", label_smoothing=0.1)
+        assert got[0] == np.inf and np.isfinite(got[1])
     # every target ignored: mean is 0 / 0 = NaN (as PyTorch), without a warning
     assert np.isnan(call(sf.cross_entropy, x[:2], np.array([-1, -1]), ignore_index=-1))
     assert call(sf.cross_entropy, x[:2], np.array([-1, -1]), ignore_index=-1,
