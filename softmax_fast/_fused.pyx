@@ -167,9 +167,11 @@ cdef double ce_index_row(const floating *x, Py_ssize_t n, int64_t t, double eps,
         nll = (p.max - xt) + L
         if eps != 0.0:
             smooth = (p.max - sum_of(x, <floating *> NULL, n) / n) + L
-    else:   # NaN, +inf or only -inf: DESIGN section 3's logsumexp
+    else:   # NaN, +inf or only -inf: log_softmax is all NaN (DESIGN section 3), so is the loss
         lse = row_logsumexp_finish(x, n, 1, <floating> 1.0, p)
-        nll = lse - xt
+        if lse == INFINITY:
+            return NAN
+        nll = lse - xt     # NaN for NaN and for only -inf (-inf - -inf)
         if eps != 0.0:
             smooth = lse - sum_of(x, <floating *> NULL, n) / n
     if eps == 0.0:
@@ -186,6 +188,8 @@ cdef double ce_probs_row(const floating *x, const floating *t, Py_ssize_t n, dou
         weighted_gaps(t, x, n, p.max, 1.0 - eps, eps / n, &weight, &total)
         return total + weight * log1p(p.rest)
     m = row_logsumexp_finish(x, n, 1, <floating> 1.0, p)
+    if m == INFINITY:   # a slice holding +inf: log_softmax is all NaN (DESIGN section 3)
+        return NAN
     weighted_gaps(t, x, n, m, 1.0 - eps, eps / n, &weight, &total)
     return total
 

@@ -72,7 +72,8 @@ def cross_entropy(logits, target, axis=-1, *, reduction="mean", ignore_index=Non
                   label_smoothing=0.0):
     """torch.nn.functional.cross_entropy's definition with the class axis at `axis`, in float64:
     from log_softmax, class indices (ignore_index slices give 0 and "mean" does not count them)
-    or class probabilities (smoothed, "mean" over all slices)."""
+    or class probabilities (smoothed, "mean" over all slices). A slice holding +inf gives NaN
+    (DESIGN section 3's log_softmax; PyTorch agrees)."""
     x = np.moveaxis(np.asarray(logits, dtype=np.float64), axis, -1)
     lsm = log_softmax(x, -1)
     n = x.shape[-1]
@@ -84,12 +85,14 @@ def cross_entropy(logits, target, axis=-1, *, reduction="mean", ignore_index=Non
             safe = np.where(valid, t, 0).astype(np.intp)
             nll = -np.take_along_axis(lsm, safe[..., None], -1)[..., 0]
             loss = nll if eps == 0 else (1 - eps) * nll - eps * np.mean(lsm, axis=-1)
+            loss = np.where(np.isposinf(x).any(-1), np.nan, loss)   # DESIGN section 3
             loss = np.where(valid, loss, 0.0)
             count = int(np.count_nonzero(valid))
         else:
             p = np.moveaxis(np.asarray(t, dtype=np.float64), axis, -1)
             p = p * (1 - eps) + eps / n
             loss = -np.sum(p * lsm, axis=-1)
+            loss = np.where(np.isposinf(x).any(-1), np.nan, loss)   # DESIGN section 3
             count = loss.size
         if reduction == "none":
             return loss

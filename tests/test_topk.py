@@ -3,7 +3,8 @@
 Indices must be exactly the reference's (the logits' order, ties lower index first). Values are
 exp(v - max) / sum in float64 from the core's (max, sum): the tolerance is softmax's
 (helpers.py) without the x - max term of float32 kernels, u * (TOL_CONST + TOL_SLOPE * |v - max|)
-relative, plus the smallest normal for results that underflow. Scales in these tests are powers
+relative, plus the smallest normal for results that underflow, plus the float64 oracle's own
+error (U64 * TOL_SLOPE * |logsumexp| relative, as in helpers.py). Scales in these tests are powers
 of two, so scale * x is exact and the reference sees the same order as the kernels.
 """
 import numpy as np
@@ -11,8 +12,8 @@ import pytest
 
 import softmax_fast as sf
 from softmax_fast import _reference as ref
-from helpers import DTYPES, LONG_LENGTHS, TAIL_LENGTHS, TOL_CONST, TOL_SLOPE, call, logits, \
-    unit_roundoff
+from helpers import DTYPES, LONG_LENGTHS, TAIL_LENGTHS, TOL_CONST, TOL_SLOPE, U64, call, \
+    logits, unit_roundoff
 
 
 def _check(x, k, axis=-1, **kw):
@@ -30,10 +31,14 @@ def _check(x, k, axis=-1, **kw):
     with np.errstate(all="ignore"):
         gap = np.take_along_axis(np.max(v, axis=axis, keepdims=True) - v, indices, axis)
         gap = np.where(np.isfinite(gap), gap, 0.0)
-        tol = u * (TOL_CONST + TOL_SLOPE * gap) * np.abs(want_v) + np.finfo(dtype).smallest_normal
+        # the oracle's own error: exp(v - lse) with v - lse rounded in float64 (helpers.py)
+        lse = np.abs(ref.logsumexp(v, axis=axis, keepdims=True))
+        ref_err = U64 * np.where(np.isfinite(lse), lse, 0.0)
+        tol = ((u * (TOL_CONST + TOL_SLOPE * gap) + TOL_SLOPE * ref_err) * np.abs(want_v)
+               + np.finfo(dtype).smallest_normal)
         tol = np.where(np.isnan(want_v), 0.0, tol)
         err = np.abs(np.where(np.isnan(want_v), 0.0, values.astype(np.float64) - want_v))
-    assert np.all(err <= tol), (np.max(err / tol), values, want_v)
+    assert np.all(err <= tol), (np.max(err - tol), values, want_v)
     return values, indices
 
 
