@@ -138,7 +138,16 @@ extensions = [
         depends=["src/softmax_fast.h", "src/exp_portable.h", "src/sigmoid_portable.h",
                  "src/kernels_portable.h",
                  "src/kernels_portable.inc"],
-    )
+    ),
+    # the fused operations call the kernels through _core (softmax_fast/_core.pxd): one kernel
+    # table, one ISA choice; no C sources of their own
+    Extension(
+        "softmax_fast._fused",
+        sources=["softmax_fast/_fused.pyx"],
+        include_dirs=["src", np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        depends=["src/softmax_fast.h", "src/topk_screen.h", "softmax_fast/_core.pxd"],
+    ),
 ]
 
 setup(

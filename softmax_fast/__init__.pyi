@@ -4,7 +4,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid", "show_config",
-           "__version__"]
+           "__version__", "cross_entropy", "softmax_topk", "softmax_backward",
+           "log_softmax_backward", "segment_softmax"]
 
 __version__: str
 
@@ -167,3 +168,47 @@ def log_sigmoid(
     num_threads: int | None = None,
 ) -> np.ndarray[Any, np.dtype[np.floating[Any]]] | np.floating[Any]: ...
 def show_config() -> dict[str, Any]: ...
+def cross_entropy(
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
+    axis: int = -1,
+    *,
+    reduction: Literal["mean", "sum", "none"] = "mean",
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    num_threads: int | None = None,
+) -> np.ndarray[Any, np.dtype[np.floating[Any]]] | np.floating[Any]: ...
+def softmax_topk(
+    x: npt.ArrayLike,
+    k: int,
+    axis: int = -1,
+    *,
+    scale: float | None = None,
+    where: npt.ArrayLike | None = None,
+    num_threads: int | None = None,
+) -> tuple[np.ndarray[Any, np.dtype[np.floating[Any]]], np.ndarray[Any, np.dtype[np.int64]]]: ...
+def softmax_backward(
+    grad: npt.ArrayLike,
+    y: npt.ArrayLike,
+    axis: _Axis = -1,
+    *,
+    out: np.ndarray[Any, np.dtype[Any]] | None = None,
+    num_threads: int | None = None,
+) -> np.ndarray[Any, np.dtype[np.floating[Any]]]: ...
+def log_softmax_backward(
+    grad: npt.ArrayLike,
+    y: npt.ArrayLike,
+    axis: _Axis = -1,
+    *,
+    out: np.ndarray[Any, np.dtype[Any]] | None = None,
+    num_threads: int | None = None,
+) -> np.ndarray[Any, np.dtype[np.floating[Any]]]: ...
+def segment_softmax(
+    values: npt.ArrayLike,
+    offsets: npt.ArrayLike,
+    *,
+    log: bool = False,
+    scale: float | None = None,
+    out: np.ndarray[Any, np.dtype[Any]] | None = None,
+    num_threads: int | None = None,
+) -> np.ndarray[Any, np.dtype[np.floating[Any]]]: ...

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.exceptions import AxisError
 
-from . import _core, _runtime
+from . import _core, _fused, _runtime
 from ._version import __version__
 
 _Array = npt.NDArray[Any]
@@ -68,8 +68,9 @@ def _half_kind(dt: np.dtype) -> int:
     return 2 if _is_bfloat16(dt) else 0
 
 
-def _as_input(x: Any) -> tuple[_Array, _Array | None]:
-    """(array, where-from-mask or None). Masked arrays: the mask acts as `where`."""
+def _as_input(x: Any, name: str = "x") -> tuple[_Array, _Array | None]:
+    """(array, where-from-mask or None). Masked arrays: the mask acts as `where`. `name`: the
+    argument's name in error messages."""
     mask_where = None
     if isinstance(x, np.ma.MaskedArray):
         mask_where = ~np.ma.getmaskarray(x)
@@ -78,15 +79,16 @@ def _as_input(x: Any) -> tuple[_Array, _Array | None]:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:   # ragged nesting, too many dimensions, ...
         kind = ValueError if isinstance(exc, ValueError) else TypeError
-        raise kind(f"x: cannot be converted to an array: {exc}") from exc
-    check_input_dtype(arr.dtype)
+        raise kind(f"{name}: cannot be converted to an array: {exc}") from exc
+    check_input_dtype(arr.dtype, name)
     return arr, mask_where
 
 
-def check_input_dtype(dt: np.dtype) -> None:
-    """TypeError unless `dt` is a dtype the functions take (also for dask arrays' dtypes)."""
+def check_input_dtype(dt: np.dtype[Any], name: str = "x") -> None:
+    """TypeError unless `dt` is a dtype the functions take (also for dask arrays' dtypes);
+    `name`: the argument's name in the message."""
     if not (dt.kind in "biuf" or _is_bfloat16(dt)):
-        raise TypeError(f"x: unsupported dtype {dt}; softmax_fast takes real numbers "
+        raise TypeError(f"{name}: unsupported dtype {dt}; softmax_fast takes real numbers "
                         "(bool, integers, float16/32/64, bfloat16)")
 
 
@@ -774,3 +776,236 @@ def show_config() -> dict[str, Any]:
         },
         "build": _core.build_info(),
     }
+
+
+# ---- fused operations (cross entropy, top-k, backward passes, segments) ----------------------
+#
+# Their kernels take C-contiguous (rows, n) arrays in the compute dtype with the reduced axis
+# last: `_rows` makes them (a view when the layout allows, else one copy) and `_unrows` puts a
+# (rows, n) result back in the caller's axis order.
+
+CE_REDUCTIONS = ("none", "sum", "mean")
+
+
+def _no_mask(mask_where: _Array | None, name: str, fn: str) -> None:
+    if mask_where is not None:
+        raise TypeError(f"{name}: {fn} does not take masked arrays")
+
+
+def _one_axis(axis: Any, ndim: int) -> int:
+    """A single axis (an int), normalised and checked like every other axis."""
+    if axis is None or isinstance(axis, (tuple, list)):
+        raise TypeError(f"axis: expected an int, got {axis!r}")
+    return _normalize_axes(axis, ndim)[0]
+
+
+def _rows(arr: _Array, axes: tuple[int, ...],
+          compute: np.dtype[Any]) -> tuple[_Array, tuple[int, ...]]:
+    """(C-contiguous (rows, n) array of `arr` in `compute` with `axes` moved last, the moved
+    shape)."""
+    k = len(axes)
+    nd = arr.ndim
+    xc = _native(arr, compute)
+    trailing = tuple(range(nd - k, nd))
+    # the common call (reduced axes last) skips moveaxis: it costs microseconds per call
+    moved = xc if axes == trailing else np.moveaxis(xc, axes, trailing)
+    n = math.prod(moved.shape[nd - k:])
+    rows = math.prod(moved.shape[:nd - k])
+    return np.ascontiguousarray(moved).reshape(rows, n), moved.shape
+
+
+def _unrows(res2: _Array, moved_shape: tuple[int, ...], axes: tuple[int, ...]) -> _Array:
+    k = len(axes)
+    nd = len(moved_shape)
+    trailing = tuple(range(nd - k, nd))
+    res = res2.reshape(moved_shape)
+    return res if axes == trailing else np.moveaxis(res, trailing, axes)
+
+
+def _real_in(value: Any, name: str, lo: float, hi: float) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    v = float(value)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name}: must be in [{lo}, {hi}], got {value!r}")
+    return v
+
+
+def cross_entropy(logits: Any, target: Any, axis: Any, reduction: Any, ignore_index: Any,
+                  label_smoothing: Any, num_threads: Any) -> Any:
+    arr, mask_where = _as_input(logits, "logits")
+    _no_mask(mask_where, "logits", "cross_entropy")
+    result_dtype, compute = _dtypes(arr.dtype, None)
+    if arr.ndim == 0:
+        raise ValueError("logits: needs at least one dimension (the class axis)")
+    ax = _one_axis(axis, arr.ndim)
+    if reduction not in CE_REDUCTIONS:
+        raise ValueError(f"reduction: expected 'none', 'sum' or 'mean', got {reduction!r}")
+    eps = _real_in(label_smoothing, "label_smoothing", 0.0, 1.0)
+    if ignore_index is not None:
+        if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index,
+                                                                        numbers.Integral):
+            raise TypeError(f"ignore_index: expected None or an int, got {ignore_index!r}")
+        ignore_index = int(ignore_index)
+    nt = _threads(num_threads)
+    t = np.asarray(target)
+    n = arr.shape[ax]
+    batch = arr.shape[:ax] + arr.shape[ax + 1:]
+    rows = math.prod(batch)
+    if t.dtype.kind in "iu":
+        if t.shape != batch:
+            raise ValueError(f"target: class indices must have the shape of logits without "
+                             f"axis {ax}, {batch}; got {t.shape}")
+        if t.dtype.kind == "u" and t.size and t.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"target: class index {t.max()} out of range [0, {n})")
+        t64 = np.ascontiguousarray(t, dtype=np.int64).reshape(rows)
+        bad = (t64 < 0) | (t64 >= n)
+        if ignore_index is not None:
+            bad &= t64 != ignore_index
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"target: class index {t64[i]} out of range [0, {n}) at "
+                             f"{np.unravel_index(i, batch) if batch else ()}")
+        kept = rows if ignore_index is None else rows - int(np.count_nonzero(t64 == ignore_index))
+        loss = np.zeros(rows)
+        if rows and kept and n:
+            x2, _ = _rows(arr, (ax,), compute)
+            _fused.cross_entropy_index(x2, t64, loss, ignore_index is not None,
+                                       0 if ignore_index is None else ignore_index, eps, nt)
+    elif t.dtype.kind == "f" or _is_bfloat16(t.dtype):
+        if t.shape != arr.shape:
+            raise ValueError(f"target: class probabilities must have the shape of logits "
+                             f"{arr.shape}; got {t.shape}")
+        kept = rows
+        loss = np.zeros(rows)
+        if rows and n:
+            x2, _ = _rows(arr, (ax,), compute)
+            t2, _ = _rows(t, (ax,), compute)
+            _fused.cross_entropy_probs(x2, t2, loss, eps, nt)
+    else:
+        raise TypeError(f"target: expected integer class indices or floating class "
+                        f"probabilities, got dtype {t.dtype}")
+    if reduction == "none":
+        res = _cast(loss.reshape(batch), result_dtype)
+        return res[()] if res.ndim == 0 else res
+    total = float(np.sum(loss))   # pairwise, in float64
+    if reduction == "mean":
+        total = total / kept if kept else math.nan
+    return _cast(np.asarray(total), result_dtype)[()]
+
+
+def softmax_topk(x: Any, k: Any, axis: Any, scale: Any, where: Any,
+                 num_threads: Any) -> tuple[_Array, _Array]:
+    arr, mask_where = _as_input(x)
+    result_dtype, compute = _dtypes(arr.dtype, None)
+    if arr.ndim == 0:
+        raise ValueError("x: needs at least one dimension")
+    ax = _one_axis(axis, arr.ndim)
+    n = arr.shape[ax]
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k: expected an int, got {k!r}")
+    k = int(k)
+    if not 1 <= k <= n:
+        raise ValueError(f"k: must be in 1..{n} (the length of axis {ax}), got {k}")
+    sc = _scale(scale)
+    wh = _where(where, mask_where, arr.shape)
+    nt = _threads(num_threads)
+    xc = arr
+    if wh is not None:
+        # masked-out entries become -inf after scaling: they take no part (probability 0)
+        xc = np.multiply(_native(arr, compute), compute.type(sc))
+        np.copyto(xc, -np.inf, where=~wh)
+        sc = 1.0
+    x2, moved_shape = _rows(xc, (ax,), compute)
+    values = np.empty((x2.shape[0], k), dtype=compute)
+    indices = np.empty((x2.shape[0], k), dtype=np.int64)
+    if x2.shape[0]:
+        _fused.topk_rows(x2, values, indices, sc, nt)
+    if wh is not None:
+        fully_masked = ~wh.any(axis=ax).reshape(-1)
+        values[fully_masked] = 0.0
+    out_shape = moved_shape[:-1] + (k,)
+    values = _unrows(values, out_shape, (ax,))
+    indices = _unrows(indices, out_shape, (ax,))
+    return (values if result_dtype == compute else _cast(values, result_dtype)), indices
+
+
+def softmax_backward(grad: Any, y: Any, axis: Any, out: Any, num_threads: Any, log: bool) -> Any:
+    fn = "log_softmax_backward" if log else "softmax_backward"
+    g, mg = _as_input(grad, "grad")
+    yy, my = _as_input(y, "y")
+    _no_mask(mg, "grad", fn)
+    _no_mask(my, "y", fn)
+    if g.shape != yy.shape:
+        raise ValueError(f"grad and y: shapes differ, {g.shape} and {yy.shape}")
+    result_dtype, compute = _dtypes(np.promote_types(g.dtype, yy.dtype)
+                                    if not (_is_bfloat16(g.dtype) or _is_bfloat16(yy.dtype))
+                                    else np.dtype(np.float32), None)
+    nt = _threads(num_threads)
+    shape = g.shape
+    _check_out(out, shape, result_dtype, g)
+    _check_out(out, shape, result_dtype, yy)
+    if g.ndim == 0:
+        _check_scalar_axis(axis)
+        axes: tuple[int, ...] = (0,)
+        g, yy = g.reshape(1), yy.reshape(1)
+    else:
+        axes = _normalize_axes(axis, g.ndim)
+    # ---- nothing has been written above this line ----
+    if g.size == 0:
+        return out if out is not None else np.empty(shape, dtype=result_dtype)
+    g2, moved_shape = _rows(g, axes, compute)
+    y2, _ = _rows(yy, axes, compute)
+    trailing = axes == tuple(range(g.ndim - len(axes), g.ndim))
+    direct = (out is not None and out.dtype == compute and out.flags.c_contiguous and trailing)
+    res2 = out.reshape(g2.shape) if direct else np.empty(g2.shape, dtype=compute)
+    _fused.backward_rows(g2, y2, res2, log, nt)
+    if direct:
+        return out
+    res = _unrows(res2, moved_shape, axes).reshape(shape)
+    if out is not None:
+        _cast_into(out, res)
+        return out
+    return _cast(res, result_dtype)
+
+
+def segment_softmax(values: Any, offsets: Any, log: Any, scale: Any, out: Any,
+                    num_threads: Any) -> Any:
+    arr, mask_where = _as_input(values, "values")
+    _no_mask(mask_where, "values", "segment_softmax")
+    if arr.ndim != 1:
+        raise ValueError(f"values: expected a 1-D array, got {arr.ndim} dimensions")
+    result_dtype, compute = _dtypes(arr.dtype, None)
+    off = np.asarray(offsets)
+    if off.ndim != 1 or off.size < 1:
+        raise ValueError(f"offsets: expected a 1-D array of at least one element, got shape "
+                         f"{off.shape}")
+    if off.dtype.kind not in "iu":
+        raise TypeError(f"offsets: expected integers, got dtype {off.dtype}")
+    size = arr.shape[0]
+    if off[0] != 0 or off[-1] != size:
+        raise ValueError(f"offsets: must start at 0 and end at len(values) = {size}; got "
+                         f"{off[0]} .. {off[-1]}")
+    off64 = np.ascontiguousarray(off, dtype=np.int64)
+    steps = np.diff(off64)
+    if steps.size and steps.min() < 0:
+        i = int(np.argmax(steps < 0))
+        raise ValueError(f"offsets: must be non-decreasing; offsets[{i}] = {off64[i]} > "
+                         f"offsets[{i + 1}] = {off64[i + 1]}")
+    sc = _scale(scale)
+    nt = _threads(num_threads)
+    in_place = _check_out(out, arr.shape, result_dtype, arr)
+    # ---- nothing has been written above this line ----
+    if size == 0:
+        return out if out is not None else np.empty(0, dtype=result_dtype)
+    xc = np.ascontiguousarray(_native(arr, compute))
+    direct = (out is not None and out.dtype == compute and out.flags.c_contiguous
+              and (in_place or not np.may_share_memory(out, xc)))
+    target = out if direct else np.empty(size, dtype=compute)
+    algo = _resolve_algorithm("auto", compute, log)
+    _fused.segment_rows(xc, target, off64, log, algo, sc, nt)
+    if out is not None:
+        if target is not out:
+            _cast_into(out, target)
+        return out
+    return target if result_dtype == compute else _cast(target, result_dtype)

@@ -2,6 +2,9 @@ from typing import Any
 
 import numpy as np
 
+# the C-level functions _core.pxd exports to softmax_fast._fused (Cython's capsules)
+__pyx_capi__: dict[str, Any]
+
 SPLIT_MIN_: int
 BLOCK_: int
 PARALLEL_MIN_: int

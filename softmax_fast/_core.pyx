@@ -129,9 +129,7 @@ cdef extern from "softmax_fast.h" nogil:
     void sf_stream_copy(const void *src, void *dst, size_t nbytes)
     void sf_stream_fence()
 
-ctypedef fused floating:
-    float
-    double
+# the fused type `floating` is declared in _core.pxd (shared with _fused)
 
 # ---- the plan's constants (elements); documented in the README and show_config() ----
 SPLIT_MIN_ = 65536       # rows at least this long are cut into blocks
@@ -473,6 +471,17 @@ cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, in
     total = merge_blocks(SF_THREE_PASS, parts, nb)
     free(parts)
     return total
+
+
+cdef double row_logsumexp_finish(const floating *x, Py_ssize_t n, Py_ssize_t stride, floating sc,
+                                 sf_partial p) noexcept nogil:
+    """logsumexp of a slice from its partial (DESIGN section 3's answers); for _core.pxd."""
+    return k_lse_finish(x, n, stride, sc, p)
+
+
+cdef const void *kernel_table() noexcept nogil:
+    """The kernel table in use, for the modules that cimport _core.pxd."""
+    return K
 
 
 # ---------------------------------------------------------------------------------------------

@@ -107,3 +107,83 @@ def log_softmax_exact(x: npt.ArrayLike, axis: int = -1) -> npt.NDArray[Any]:
         rest = (np.sum(at_max, axis=axis, keepdims=True) - 1) + others
         r: npt.NDArray[Any] = (x - m) - np.log1p(rest)
         return r
+
+
+# ---- fused operations ----------------------------------------------------------------------
+
+def cross_entropy(logits: Any, target: Any, axis: int = -1, *, reduction: str = "mean",
+                  ignore_index: int | None = None, label_smoothing: float = 0.0) -> Any:
+    """torch.nn.functional.cross_entropy's definition with the class axis at `axis`, in float64:
+    from log_softmax, class indices (ignore_index slices give 0 and "mean" does not count them)
+    or class probabilities (smoothed, "mean" over all slices). A slice holding +inf gives NaN
+    (DESIGN section 3's log_softmax; PyTorch agrees)."""
+    x = np.moveaxis(np.asarray(logits, dtype=np.float64), axis, -1)
+    lsm = log_softmax(x, -1)
+    n = x.shape[-1]
+    eps = float(label_smoothing)
+    t = np.asarray(target)
+    with np.errstate(all="ignore"):
+        if t.dtype.kind in "iu":
+            valid = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
+            safe = np.where(valid, t, 0).astype(np.intp)
+            nll = -np.take_along_axis(lsm, safe[..., None], -1)[..., 0]
+            loss = nll if eps == 0 else (1 - eps) * nll - eps * np.mean(lsm, axis=-1)
+            loss = np.where(np.isposinf(x).any(-1), np.nan, loss)   # DESIGN section 3
+            loss = np.where(valid, loss, 0.0)
+            count = int(np.count_nonzero(valid))
+        else:
+            p = np.moveaxis(np.asarray(t, dtype=np.float64), axis, -1)
+            p = p * (1 - eps) + eps / n
+            loss = -np.sum(p * lsm, axis=-1)
+            loss = np.where(np.isposinf(x).any(-1), np.nan, loss)   # DESIGN section 3
+            count = loss.size
+        if reduction == "none":
+            return loss
+        total = np.sum(loss)
+        return total if reduction == "sum" else (total / count if count else np.nan)
+
+
+def softmax_topk(x: Any, k: int, axis: int = -1, *, where: Any = None,
+                 scale: float | None = None) -> tuple[Any, Any]:
+    """(values, indices): the softmax sorted by logit (NaN first, then descending, equal logits
+    lower index first), the first k kept, in float64."""
+    v = np.asarray(x, dtype=np.float64)
+    if scale is not None:
+        v = v * float(scale)
+    if where is not None:
+        v = np.where(where, v, -np.inf)
+    p = softmax(v, axis)
+    v, p = np.moveaxis(v, axis, -1), np.moveaxis(p, axis, -1)
+    order = np.lexsort((-v, ~np.isnan(v)), axis=-1)[..., :k]
+    values = np.take_along_axis(p, order, -1)
+    values[np.isposinf(v).any(-1)] = np.nan   # DESIGN section 3: a slice holding +inf is NaN
+    if where is not None:
+        full = ~np.moveaxis(np.broadcast_to(where, np.shape(x)), axis, -1).any(-1)
+        values[full] = 0.0
+    return np.moveaxis(values, -1, axis), np.moveaxis(order, -1, axis)
+
+
+def softmax_backward(grad: Any, y: Any, axis: int = -1) -> Any:
+    """y * (grad - sum(grad * y)) in float64."""
+    g, y = np.asarray(grad, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return y * (g - np.sum(g * y, axis=axis, keepdims=True))
+
+
+def log_softmax_backward(grad: Any, y: Any, axis: int = -1) -> Any:
+    """grad - exp(y) * sum(grad) in float64."""
+    g, y = np.asarray(grad, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return g - np.exp(y) * np.sum(g, axis=axis, keepdims=True)
+
+
+def segment_softmax(values: Any, offsets: Any, *, log: bool = False,
+                    scale: float | None = None) -> Any:
+    """softmax (or log_softmax) of each values[offsets[s]:offsets[s + 1]], one by one."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(v)
+    fn = log_softmax if log else softmax
+    for lo, hi in zip(offsets[:-1], offsets[1:]):
+        if hi > lo:
+            out[lo:hi] = fn(v[lo:hi], scale=scale)
+    return out

@@ -1,0 +1,28 @@
+# C-level API of _core for the package's other compiled modules (cimported by _fused).
+#
+# Every kernel call of the package goes through _core: its one kernel table `K` (chosen by
+# select_isa(), which also switches these functions) and its row plan. The other modules do not
+# link the C sources again: a second copy would carry a second dispatch state.
+
+cdef extern from "softmax_fast.h" nogil:
+    ctypedef struct sf_partial:
+        double max
+        double sum
+        double rest
+
+ctypedef fused floating:
+    float
+    double
+
+# the kernel table in use (a `const sf_kernels *`; the caller declares the fields it reads)
+cdef const void *kernel_table() noexcept nogil
+
+cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, int nt,
+                                const floating *next) noexcept nogil
+
+cdef int one_row(bint lg, int algo, const floating *x, Py_ssize_t xs, floating *y, Py_ssize_t ys,
+                 Py_ssize_t n, floating sc, floating *buf, int nt, bint stream,
+                 const floating *next) noexcept nogil
+
+cdef double row_logsumexp_finish(const floating *x, Py_ssize_t n, Py_ssize_t stride, floating sc,
+                                 sf_partial p) noexcept nogil

@@ -1,0 +1,493 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, cpow=True
+"""Fused operations: what follows a softmax, computed from the core's row reductions without
+writing the probabilities (a second pass over the row, if any, reads it from cache).
+
+cross entropy, top-k of the softmax, the two backward passes and the softmax of ragged segments.
+Every row reduction goes through _core (cimported from _core.pxd): its kernel table, so that
+`_core.select_isa` switches these functions too, and its row plan (fixed blocks for long rows),
+so that the results keep the core's accuracy and special values and do not depend on the
+thread count. Arrays arrive from `_api.py` as C-contiguous (rows, n) views in the compute dtype.
+
+Rows are handed to threads by guided scheduling: each row is computed by one thread alone, so
+the result does not depend on the schedule, and on a shared machine a thread that the OS
+preempts does not hold back a fixed share of the rows.
+"""
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free, qsort
+from libc.math cimport exp, log1p, isfinite, INFINITY, NAN
+from libc.stdint cimport int64_t
+
+from softmax_fast._core cimport (sf_partial, floating, kernel_table, blocked_partial, one_row,
+                                 row_logsumexp_finish)
+from softmax_fast import _core
+
+# Only the fields of the kernel table read here; the C compiler sees the full struct.
+cdef extern from "softmax_fast.h" nogil:
+    ctypedef void (*f32_write_fn)(const float *, float *, Py_ssize_t, float, double, double,
+                                  double, int) noexcept nogil
+    ctypedef void (*f64_write_fn)(const double *, double *, Py_ssize_t, double, double, double,
+                                  double, int) noexcept nogil
+    ctypedef struct sf_f32_kernels:
+        f32_write_fn write_softmax
+    ctypedef struct sf_f64_kernels:
+        f64_write_fn write_softmax
+    ctypedef struct sf_kernels:
+        sf_f32_kernels f32
+        sf_f64_kernels f64
+
+# The core's thread plan (see _core's module docstring).
+cdef Py_ssize_t SPLIT_MIN = _core.SPLIT_MIN_
+cdef Py_ssize_t PARALLEL_MIN = _core.PARALLEL_MIN_
+cdef Py_ssize_t BLOCK = _core.BLOCK_
+cdef enum:
+    # exp(y) of log_softmax_backward is computed by the write kernel in chunks of this many
+    # elements into a stack buffer: `out` may then be `grad` or `y` itself
+    EXP_CHUNK = 512
+    # softmax_topk screens the elements in groups of this many: one compare each, vectorized,
+    # and a scalar look only into a group holding a new candidate
+    SCREEN = 16
+
+
+cdef inline int plan_threads(Py_ssize_t total, Py_ssize_t tasks, int nt) noexcept nogil:
+    if total < PARALLEL_MIN or tasks < 2:
+        return 1
+    return <int> min(<Py_ssize_t> nt, tasks)
+
+
+cdef inline bint finite_partial(sf_partial p) noexcept nogil:
+    return isfinite(p.max) and isfinite(p.sum)
+
+
+# ---------------------------------------------------------------------------------------------
+# accurate sums (DESIGN section 6): float32 terms are exact in double (products too) and summed
+# in four double accumulators, whose rounding stays far below float32's for any practical row
+# length; float64 terms are summed with Neumaier's compensation, whose error does not grow with
+# the row length
+
+cdef inline void neumaier_add(double *s, double *c, double v) noexcept nogil:
+    cdef double t = s[0] + v
+    if abs(s[0]) >= abs(v):
+        c[0] += (s[0] - t) + v
+    else:
+        c[0] += (v - t) + s[0]
+    s[0] = t
+
+
+cdef inline double neumaier_total(double s, double c) noexcept nogil:
+    """The compensated sum's value. An infinite (or NaN) running sum is the answer itself: the
+    compensation of an infinity is inf - inf = NaN."""
+    return s + c if isfinite(s) else s
+
+
+cdef double sum_of(const floating *a, const floating *b, Py_ssize_t n) noexcept nogil:
+    """sum(a * b), or sum(a) when b is NULL."""
+    cdef Py_ssize_t i
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, c = 0.0
+    if floating is float:
+        i = 0
+        if b == NULL:
+            while i + 4 <= n:
+                s0 += <double> a[i]
+                s1 += <double> a[i + 1]
+                s2 += <double> a[i + 2]
+                s3 += <double> a[i + 3]
+                i += 4
+            while i < n:
+                s0 += <double> a[i]
+                i += 1
+        else:
+            while i + 4 <= n:
+                s0 += <double> a[i] * <double> b[i]
+                s1 += <double> a[i + 1] * <double> b[i + 1]
+                s2 += <double> a[i + 2] * <double> b[i + 2]
+                s3 += <double> a[i + 3] * <double> b[i + 3]
+                i += 4
+            while i < n:
+                s0 += <double> a[i] * <double> b[i]
+                i += 1
+        return (s0 + s1) + (s2 + s3)
+    else:
+        if b == NULL:
+            for i in range(n):
+                neumaier_add(&s0, &c, a[i])
+        else:
+            for i in range(n):
+                neumaier_add(&s0, &c, a[i] * b[i])
+        return neumaier_total(s0, c)
+
+
+cdef void weighted_gaps(const floating *t, const floating *x, Py_ssize_t n, double m,
+                        double smooth_w, double smooth_c, double *weight,
+                        double *total) noexcept nogil:
+    """weight = sum(t'), total = sum(t' * (m - x)) with t' = smooth_w * t + smooth_c (the
+    smoothed class probabilities), summed as sum_of does (float32: four float64 accumulators
+    each, the loop is latency-bound otherwise)."""
+    cdef Py_ssize_t i = 0, j
+    cdef double w, ws = 0.0, wc = 0.0, ts = 0.0, tc = 0.0
+    cdef double wa[4]
+    cdef double ta[4]
+    if floating is float:
+        for j in range(4):
+            wa[j] = 0.0
+            ta[j] = 0.0
+        while i + 4 <= n:
+            for j in range(4):
+                w = smooth_w * t[i + j] + smooth_c
+                wa[j] += w
+                ta[j] += w * (m - x[i + j])
+            i += 4
+        while i < n:
+            w = smooth_w * t[i] + smooth_c
+            wa[0] += w
+            ta[0] += w * (m - x[i])
+            i += 1
+        weight[0] = (wa[0] + wa[1]) + (wa[2] + wa[3])
+        total[0] = (ta[0] + ta[1]) + (ta[2] + ta[3])
+    else:
+        for i in range(n):
+            w = smooth_w * t[i] + smooth_c
+            neumaier_add(&ws, &wc, w)
+            neumaier_add(&ts, &tc, w * (m - x[i]))
+        weight[0] = neumaier_total(ws, wc)
+        total[0] = neumaier_total(ts, tc)
+
+
+# ---------------------------------------------------------------------------------------------
+# cross entropy
+
+cdef double ce_index_row(const floating *x, Py_ssize_t n, int64_t t, double eps, int nt,
+                         const floating *next) noexcept nogil:
+    """(1 - eps) * (lse - x[t]) + eps * (lse - mean(x)) of one row, lse = m + log1p(rest): the
+    gap m - x[t] is taken before adding log(sum), so no cancellation against lse."""
+    cdef sf_partial p = blocked_partial(x, n, <floating> 1.0, nt, next)
+    cdef double xt = x[t], lse, L, nll, smooth = 0.0
+    if finite_partial(p):
+        L = log1p(p.rest)
+        nll = (p.max - xt) + L
+        if eps != 0.0:
+            smooth = (p.max - sum_of(x, <floating *> NULL, n) / n) + L
+    else:   # NaN, +inf or only -inf: log_softmax is all NaN (DESIGN section 3), so is the loss
+        lse = row_logsumexp_finish(x, n, 1, <floating> 1.0, p)
+        if lse == INFINITY:
+            return NAN
+        nll = lse - xt     # NaN for NaN and for only -inf (-inf - -inf)
+        if eps != 0.0:
+            smooth = lse - sum_of(x, <floating *> NULL, n) / n
+    if eps == 0.0:
+        return nll
+    return (1.0 - eps) * nll + eps * smooth
+
+
+cdef double ce_probs_row(const floating *x, const floating *t, Py_ssize_t n, double eps, int nt,
+                         const floating *next) noexcept nogil:
+    """sum(t' * (lse - x)) with t' = (1 - eps) t + eps / n, as sum(t' (m - x)) + sum(t') L."""
+    cdef sf_partial p = blocked_partial(x, n, <floating> 1.0, nt, next)
+    cdef double weight, total, m
+    if finite_partial(p):
+        weighted_gaps(t, x, n, p.max, 1.0 - eps, eps / n, &weight, &total)
+        return total + weight * log1p(p.rest)
+    m = row_logsumexp_finish(x, n, 1, <floating> 1.0, p)
+    if m == INFINITY:   # a slice holding +inf: log_softmax is all NaN (DESIGN section 3)
+        return NAN
+    weighted_gaps(t, x, n, m, 1.0 - eps, eps / n, &weight, &total)
+    return total
+
+
+def cross_entropy_index(const floating[:, ::1] x, const int64_t[::1] target, double[::1] loss,
+                        bint has_ignore, int64_t ignore_index, double eps, int num_threads):
+    """loss[r] = the cross entropy of row r of x (n >= 1 classes) with class target[r]; 0 for
+    rows whose target is ignore_index (when has_ignore). Targets were checked by the caller."""
+    cdef Py_ssize_t R = x.shape[0], n = x.shape[1], r
+    cdef int nt
+    cdef const floating *x0 = &x[0, 0]
+    with nogil:
+        if n >= SPLIT_MIN and R < num_threads:   # few long rows: threads share each row's blocks
+            nt = plan_threads(n, (n + BLOCK - 1) // BLOCK, num_threads)
+            for r in range(R):
+                if has_ignore and target[r] == ignore_index:
+                    loss[r] = 0.0
+                else:
+                    loss[r] = ce_index_row(x0 + r * n, n, target[r], eps, nt, NULL)
+        else:
+            nt = plan_threads(R * n, R, num_threads)
+            for r in prange(R, num_threads=nt, schedule='guided'):
+                if has_ignore and target[r] == ignore_index:
+                    loss[r] = 0.0
+                else:
+                    loss[r] = ce_index_row(x0 + r * n, n, target[r], eps, 1,
+                                           x0 + (r + 1) * n if r + 1 < R else NULL)
+
+
+def cross_entropy_probs(const floating[:, ::1] x, const floating[:, ::1] target,
+                        double[::1] loss, double eps, int num_threads):
+    """loss[r] = the cross entropy of row r of x (n >= 1 classes) with the class probabilities
+    of row r of target, smoothed by eps."""
+    cdef Py_ssize_t R = x.shape[0], n = x.shape[1], r
+    cdef int nt
+    cdef const floating *x0 = &x[0, 0]
+    cdef const floating *t0 = &target[0, 0]
+    with nogil:
+        if n >= SPLIT_MIN and R < num_threads:
+            nt = plan_threads(n, (n + BLOCK - 1) // BLOCK, num_threads)
+            for r in range(R):
+                loss[r] = ce_probs_row(x0 + r * n, t0 + r * n, n, eps, nt, NULL)
+        else:
+            nt = plan_threads(R * n, R, num_threads)
+            for r in prange(R, num_threads=nt, schedule='guided'):
+                loss[r] = ce_probs_row(x0 + r * n, t0 + r * n, n, eps, 1,
+                                       x0 + (r + 1) * n if r + 1 < R else NULL)
+
+
+# ---------------------------------------------------------------------------------------------
+# top-k of the softmax
+
+ctypedef struct candidate:
+    double v        # the scaled logit (exact: a float or double widened)
+    Py_ssize_t i    # its index in the row
+
+
+cdef inline bint ranks_below(candidate a, candidate b) noexcept nogil:
+    """a comes after b in the output: a smaller logit, or an equal one at a higher index. NaN
+    ranks above everything (its probability is NaN, as the whole row's is)."""
+    cdef bint an = a.v != a.v, bn = b.v != b.v
+    if an or bn:
+        return (a.i > b.i) if (an and bn) else bn
+    if a.v != b.v:
+        return a.v < b.v
+    return a.i > b.i
+
+
+cdef inline void sift_down(candidate *h, Py_ssize_t k, Py_ssize_t pos) noexcept nogil:
+    """Restore the heap below `pos`: every parent ranks below its children, so h[0] is the
+    weakest of the k candidates kept."""
+    cdef Py_ssize_t child
+    cdef candidate item = h[pos]
+    while True:
+        child = 2 * pos + 1
+        if child >= k:
+            break
+        if child + 1 < k and ranks_below(h[child + 1], h[child]):
+            child += 1
+        if not ranks_below(h[child], item):
+            break
+        h[pos] = h[child]
+        pos = child
+    h[pos] = item
+
+
+cdef int best_first(const void *a, const void *b) noexcept nogil:
+    cdef candidate ca = (<const candidate *> a)[0], cb = (<const candidate *> b)[0]
+    if ranks_below(cb, ca):
+        return -1
+    if ranks_below(ca, cb):
+        return 1
+    return 0
+
+
+cdef extern from "topk_screen.h" nogil:
+    int sf_f32_any_above16(const float *x, float scale, float thr)
+    int sf_f64_any_above16(const double *x, double scale, double thr)
+
+
+cdef inline int screen_hits(const floating *x, floating sc, floating thr) noexcept nogil:
+    """Nonzero when any of x[0:SCREEN] scaled beats thr."""
+    if floating is float:
+        return sf_f32_any_above16(x, sc, thr)
+    else:
+        return sf_f64_any_above16(x, sc, thr)
+
+
+cdef void select_topk(const floating *x, Py_ssize_t n, floating sc, Py_ssize_t k, bint exact_order,
+                      candidate *h) noexcept nogil:
+    """The k best (logit, index) of a row into h, best first. Scanning in index order, a later
+    element enters only with a strictly larger logit than the weakest kept (an equal one would
+    rank below it): the screen is one compare per element. `exact_order`: the row may hold NaN,
+    which the compare cannot see; every element then goes through ranks_below."""
+    cdef Py_ssize_t j, q, i
+    cdef floating thr, v
+    cdef candidate c
+    for j in range(k):
+        h[j].v = <floating> (sc * x[j])
+        h[j].i = j
+    j = k // 2
+    while j > 0:
+        j -= 1
+        sift_down(h, k, j)
+    if exact_order:
+        for j in range(k, n):
+            c.v = <floating> (sc * x[j])
+            c.i = j
+            if ranks_below(h[0], c):
+                h[0] = c
+                sift_down(h, k, 0)
+    else:
+        thr = <floating> h[0].v
+        i = k
+        while i + SCREEN <= n:
+            if screen_hits(x + i, sc, thr):
+                for q in range(SCREEN):
+                    v = <floating> (sc * x[i + q])
+                    if v > thr:
+                        h[0].v = v
+                        h[0].i = i + q
+                        sift_down(h, k, 0)
+                        thr = <floating> h[0].v
+            i += SCREEN
+        while i < n:
+            v = <floating> (sc * x[i])
+            if v > thr:
+                h[0].v = v
+                h[0].i = i
+                sift_down(h, k, 0)
+                thr = <floating> h[0].v
+            i += 1
+    qsort(h, k, sizeof(candidate), best_first)
+
+
+cdef void topk_row(const floating *x, Py_ssize_t n, floating sc, Py_ssize_t k, floating *values,
+                   int64_t *indices, candidate *h, int nt, const floating *next) noexcept nogil:
+    """values = the k largest probabilities, exp(v - max) / sum from the core's (max, sum) of
+    the row, computed in double for the k winners only; NaN for a row holding NaN or +inf or
+    only -inf (DESIGN section 3)."""
+    cdef sf_partial p = blocked_partial(x, n, sc, nt, next)
+    cdef bint finite = finite_partial(p)
+    cdef Py_ssize_t j
+    select_topk(x, n, sc, k, not finite, h)
+    for j in range(k):
+        indices[j] = h[j].i
+        values[j] = <floating> (exp(h[j].v - p.max) / p.sum) if finite else <floating> NAN
+
+
+def topk_rows(const floating[:, ::1] x, floating[:, ::1] values, int64_t[:, ::1] indices,
+              double scale, int num_threads):
+    """The k = values.shape[1] (1 <= k <= n) largest softmax probabilities of each row of
+    scale * x and their indices, best first (ties: lower index first)."""
+    cdef Py_ssize_t R = x.shape[0], n = x.shape[1], k = values.shape[1], r
+    cdef floating sc = <floating> scale
+    cdef const floating *x0 = &x[0, 0]
+    cdef floating *v0 = &values[0, 0]
+    cdef int64_t *i0 = &indices[0, 0]
+    cdef candidate *h = NULL
+    cdef int nt, err = 0
+    cdef int *errp = &err
+    with nogil:
+        if n >= SPLIT_MIN and R < num_threads:
+            nt = plan_threads(n, (n + BLOCK - 1) // BLOCK, num_threads)
+            h = <candidate *> malloc(k * sizeof(candidate))
+            if h == NULL:
+                err = 1
+            else:
+                for r in range(R):
+                    topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, nt, NULL)
+                free(h)
+        else:
+            nt = plan_threads(R * n, R, num_threads)
+            with parallel(num_threads=nt):
+                h = <candidate *> malloc(k * sizeof(candidate))
+                if h == NULL:
+                    errp[0] = 1
+                for r in prange(R, schedule='guided'):
+                    if h != NULL:
+                        topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, 1,
+                                 x0 + (r + 1) * n if r + 1 < R else NULL)
+                free(h)
+    if err:
+        raise MemoryError("softmax_fast: out of memory for the top-k candidates")
+
+
+# ---------------------------------------------------------------------------------------------
+# backward passes
+
+cdef void softmax_backward_row(const floating *g, const floating *y, floating *out,
+                               Py_ssize_t n) noexcept nogil:
+    """out = y * (g - sum(g * y)); out may be g or y (each element is read before written)."""
+    cdef double s = sum_of(g, y, n)
+    cdef Py_ssize_t i
+    for i in range(n):
+        if floating is float:
+            out[i] = <float> (<double> y[i] * (<double> g[i] - s))
+        else:
+            out[i] = y[i] * (g[i] - s)
+
+
+cdef void log_softmax_backward_row(const floating *g, const floating *y, floating *out,
+                                   Py_ssize_t n) noexcept nogil:
+    """out = g - exp(y) * sum(g). exp(y - max(y)) comes from the softmax write kernel (SIMD, the
+    core's exp) chunk by chunk, times sum(g) * exp(max(y)); a row whose y holds NaN or +inf, or
+    only -inf, takes libm's exp element by element instead."""
+    cdef double s = sum_of(g, <floating *> NULL, n), m = -INFINITY, f
+    cdef Py_ssize_t i, j, ln
+    cdef bint nan = False
+    cdef floating e[EXP_CHUNK]
+    cdef const sf_kernels *K = <const sf_kernels *> kernel_table()
+    for i in range(n):
+        nan = nan | (y[i] != y[i])
+        if y[i] > m:
+            m = y[i]
+    if nan or not isfinite(m):
+        for i in range(n):
+            out[i] = <floating> (<double> g[i] - exp(<double> y[i]) * s)
+        return
+    f = s * exp(m)
+    j = 0
+    while j < n:
+        ln = min(<Py_ssize_t> EXP_CHUNK, n - j)
+        if floating is float:
+            K.f32.write_softmax(y + j, e, ln, 1.0, m, 1.0, 0.0, 0)
+        else:
+            K.f64.write_softmax(y + j, e, ln, 1.0, m, 1.0, 0.0, 0)
+        for i in range(ln):
+            out[j + i] = <floating> (<double> g[j + i] - <double> e[i] * f)
+        j += ln
+
+
+def backward_rows(const floating[:, ::1] grad, const floating[:, ::1] y, floating[:, ::1] out,
+                  bint log_out, int num_threads):
+    """softmax_backward (log_out False) or log_softmax_backward of each row into out, which
+    may be grad or y itself."""
+    cdef Py_ssize_t R = grad.shape[0], n = grad.shape[1], r
+    cdef const floating *g0 = &grad[0, 0]
+    cdef const floating *y0 = &y[0, 0]
+    cdef floating *o0 = &out[0, 0]
+    cdef int nt = plan_threads(R * n, R, num_threads)
+    with nogil:
+        for r in prange(R, num_threads=nt, schedule='guided'):
+            if log_out:
+                log_softmax_backward_row(g0 + r * n, y0 + r * n, o0 + r * n, n)
+            else:
+                softmax_backward_row(g0 + r * n, y0 + r * n, o0 + r * n, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# ragged segments
+
+def segment_rows(const floating[::1] x, floating[::1] y, const int64_t[::1] offsets,
+                 bint log_out, int algorithm, double scale, int num_threads):
+    """(log_)softmax of every segment x[offsets[s]:offsets[s + 1]] into y (which may be x), by
+    the core's per-row path. Offsets were checked by the caller (0 first, len(x) last,
+    non-decreasing). Short segments are spread over threads; segments long enough for the
+    core's blocked plan run one after another, each on all threads."""
+    cdef Py_ssize_t S = offsets.shape[0] - 1, s, lo, ln
+    cdef floating sc = <floating> scale
+    cdef const floating *x0 = &x[0]
+    cdef floating *y0 = &y[0]
+    cdef int nt = plan_threads(x.shape[0], S, num_threads), err = 0
+    cdef int *errp = &err
+    with nogil:
+        for s in prange(S, num_threads=nt, schedule='guided'):
+            lo = offsets[s]
+            ln = offsets[s + 1] - lo
+            if 0 < ln < SPLIT_MIN:
+                if one_row(log_out, algorithm, x0 + lo, 1, y0 + lo, 1, ln, sc, <floating *> NULL,
+                           1, False, <floating *> NULL) != 0:
+                    errp[0] = 1
+        for s in range(S):
+            lo = offsets[s]
+            ln = offsets[s + 1] - lo
+            if ln >= SPLIT_MIN:
+                if one_row(log_out, algorithm, x0 + lo, 1, y0 + lo, 1, ln, sc, <floating *> NULL,
+                           num_threads, False, <floating *> NULL) != 0:
+                    err = 1
+    if err:
+        raise MemoryError("softmax_fast: out of memory for a row buffer")
