@@ -111,17 +111,21 @@ SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift) {
 
 /* max of scale*x; NaN lanes are skipped (vmaxps returns its second operand, the running max,
  * when the first is NaN), as in the portable version: the exp sum catches NaN. */
-static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
+/* scale * v, or v itself when `unit` (scale == 1, the common call): a multiply by 1 is exact,
+ * so both give the same bits, and the passes that read x twice save one operation a vector */
+#define SF_F32_SCALED(unit, v, vs) ((unit) ? (v) : _mm512_mul_ps((v), (vs)))
+
+SF_INLINE float sf_f32_rmax_impl__avx512(const float *x, ptrdiff_t n, float scale, const int unit) {
     const __m512 vs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
     __m512 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
     ptrdiff_t i = 0;
     for (; i + 64 <= n; i += 64) {
-        m0 = _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs), m0);
-        m1 = _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16), vs), m1);
-        m2 = _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 32), vs), m2);
-        m3 = _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 48), vs), m3);
+        m0 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i), vs), m0);
+        m1 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 16), vs), m1);
+        m2 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 32), vs), m2);
+        m3 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 48), vs), m3);
     }
-    for (; i + 16 <= n; i += 16) m0 = _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs), m0);
+    for (; i + 16 <= n; i += 16) m0 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i), vs), m0);
     if (i < n) {
         const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
         /* lanes past the end stay -inf whatever the sign of scale */
@@ -129,6 +133,11 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
         m1 = _mm512_max_ps(v, m1);
     }
     return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+}
+
+static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
+    return scale == 1.0f ? sf_f32_rmax_impl__avx512(x, n, scale, 1)
+                         : sf_f32_rmax_impl__avx512(x, n, scale, 0);
 }
 
 /* sum of exp(scale*x - shift) for shift >= max (NaN propagates), storing the biased terms
@@ -140,13 +149,14 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
  * counted into *ones instead of added, for the partial's `rest` (sum - 1), whose small values
  * are made of terms far below the max, where a rounded difference would cost |d| u. */
 SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __mmask16 live,
-                                     __mmask16 countable, int store, __m512 *a, ptrdiff_t *ones) {
+                                     __mmask16 countable, int store, const int unit, __m512 *a,
+                                     ptrdiff_t *ones) {
+    const __m512 v = SF_F32_SCALED(unit, xv, vs);
     if (store) {
-        const __m512 e = _mm512_maskz_mov_ps(live, sf_f32_exp_of_diff__avx512(_mm512_mul_ps(xv, vs), vsh));
+        const __m512 e = _mm512_maskz_mov_ps(live, sf_f32_exp_of_diff__avx512(v, vsh));
         *a = _mm512_add_ps(*a, e);
         return e;
     }
-    const __m512 v = _mm512_mul_ps(xv, vs);
     /* countable is 0 when the shift is +inf: inf - inf is NaN, not a 1 */
     const __mmask16 one = _mm512_mask_cmp_ps_mask(live & countable, v, vsh, _CMP_EQ_OQ);
     *a = _mm512_mask_add_ps(*a, (__mmask16)(live & ~one), *a, sf_f32_exp_of_diff__avx512(v, vsh));
@@ -156,7 +166,7 @@ SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __mmask16
 
 SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                              float shift, const float *next, const int store,
-                                             double *rest) {
+                                             const int unit, double *rest) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
     const int to_l1 = sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
     const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
@@ -168,10 +178,10 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 64 <= end; i += 64) {
             if (next) sf_prefetch_256(next + i, to_l1);
-            const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, all, countable, store, &a0, &ones);
-            const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, all, countable, store, &a1, &ones);
-            const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, all, countable, store, &a2, &ones);
-            const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, all, countable, store, &a3, &ones);
+            const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, all, countable, store, unit, &a0, &ones);
+            const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, all, countable, store, unit, &a1, &ones);
+            const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, all, countable, store, unit, &a2, &ones);
+            const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, all, countable, store, unit, &a3, &ones);
             if (store) {
                 _mm512_storeu_ps(y + i, e0);
                 _mm512_storeu_ps(y + i + 16, e1);
@@ -182,7 +192,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
             const __mmask16 k = end - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (end - i)) - 1);
             /* lanes past the end add nothing */
-            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, k, countable, store, &a1, &ones);
+            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, k, countable, store, unit, &a1, &ones);
             if (store) _mm512_mask_storeu_ps(y + i, k, e);
         }
         i = end;
@@ -198,8 +208,11 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
 
 static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                      float shift, const float *next, double *rest) {
-    return y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, NULL)
-             : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, rest);
+    if (scale == 1.0f)
+        return y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 1, NULL)
+                 : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, 1, rest);
+    return y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 0, NULL)
+             : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, 0, rest);
 }
 
 /* The write passes: y[i] = OP(x[i]) 64 lanes a step, the last 1..63 lanes masked. With
@@ -264,6 +277,12 @@ static void sf_f32_write_log__avx512(const float *x, float *y, ptrdiff_t n, floa
     (void)log_lo; /* beyond float32 */
     const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(max);
     const __m512 vl = _mm512_set1_ps(log_sum);
+    if (scale == 1.0f) { /* SF_F32_SCALED's saving */
+#define SF_OP(v) _mm512_sub_ps(_mm512_sub_ps((v), vm), vl)
+        SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP);
+#undef SF_OP
+        return;
+    }
 #define SF_OP(v) _mm512_sub_ps(_mm512_sub_ps(_mm512_mul_ps((v), vs), vm), vl) /* scale*x as the max */
     SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP);
 #undef SF_OP
