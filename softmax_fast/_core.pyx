@@ -125,6 +125,7 @@ cdef extern from "softmax_fast.h" nogil:
     double sf_f64_logsumexp_finish(const double *x, Py_ssize_t n, Py_ssize_t stride, double scale,
                                    sf_partial p)
     int sf_omp_max_threads()
+    void sf_omp_barrier()
     int sf_have_openmp()
     void sf_stream_copy(const void *src, void *dst, size_t nbytes)
     void sf_stream_fence()
@@ -389,7 +390,7 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
     cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t b, lo, ln
     cdef sf_partial *parts = <sf_partial *> malloc(nb * sizeof(sf_partial))
-    cdef sf_partial total
+    cdef sf_partial total, mine
     cdef int failed = 0
     cdef floating shift = x[0] * sc
     cdef floating *store = NULL
@@ -403,31 +404,38 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
     if algo == SF_THREE_PASS and not lg and not stream and floating is float:
         store = y
     if nt > 1:
-        for b in prange(nb, num_threads=nt, schedule='static'):
-            lo = b * BLOCK
-            ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL,
-                                 ln, sc, shift, &failed, next_block(x, lo, n))
+        # one parallel region for both passes (a fork/join less): after a barrier (prange
+        # here ends with nowait) every thread merges the partials itself (the same bits)
+        with parallel(num_threads=nt):
+            for b in prange(nb, schedule='static'):
+                lo = b * BLOCK
+                ln = min(BLOCK, n - lo)
+                parts[b] = k_partial(algo, x + lo,
+                                     (store + lo) if store != NULL else <floating *> NULL,
+                                     ln, sc, shift, &failed, next_block(x, lo, n))
+            sf_omp_barrier()
+            if not failed:   # the same for every thread: read after the barrier
+                mine = merge_blocks(algo, parts, nb)
+                for b in prange(nb, schedule='static'):
+                    lo = b * BLOCK
+                    ln = min(BLOCK, n - lo)
+                    k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], mine,
+                            (store + lo) if store != NULL else <floating *> NULL, stream)
+                if stream:
+                    sf_stream_fence()   # once per thread: a fence per block cost 5% on (1, 2^24)
+        if failed:   # two-pass range exceeded somewhere: the online algorithm does this row
+            free(parts)
+            return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream)
     else:
         for b in range(nb):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
             parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL,
                                  ln, sc, shift, &failed, next_block(x, lo, n))
-    if failed:   # two-pass range exceeded somewhere: the online algorithm does this row
-        free(parts)
-        return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream)
-    total = merge_blocks(algo, parts, nb)
-    if nt > 1:
-        with parallel(num_threads=nt):
-            for b in prange(nb, schedule='static'):
-                lo = b * BLOCK
-                ln = min(BLOCK, n - lo)
-                k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], total,
-                        (store + lo) if store != NULL else <floating *> NULL, stream)
-            if stream:
-                sf_stream_fence()   # once per thread: a fence per block cost 5% on (1, 2^24)
-    else:
+        if failed:   # two-pass range exceeded somewhere: the online algorithm does this row
+            free(parts)
+            return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream)
+        total = merge_blocks(algo, parts, nb)
         for b in range(nb):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)

@@ -203,7 +203,13 @@ sf_partial sf_merge_extended(sf_partial a, sf_partial b) {
 #include <omp.h>
 int sf_omp_max_threads(void) { return omp_get_max_threads(); }
 int sf_have_openmp(void) { return 1; }
+/* A barrier of the enclosing parallel region (an orphaned directive binds to it): Cython's
+ * prange inside `with parallel()` ends with nowait, and has no barrier statement of its own. */
+void sf_omp_barrier(void) {
+#pragma omp barrier
+}
 #else
+void sf_omp_barrier(void) {}
 int sf_omp_max_threads(void) { return 1; }
 int sf_have_openmp(void) { return 0; }
 #endif

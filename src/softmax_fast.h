@@ -144,6 +144,7 @@ int sf_cpu_has_avx512bf16(void);
 
 /* OpenMP facts of this build (1 and 0 without OpenMP). */
 int sf_omp_max_threads(void);
+void sf_omp_barrier(void);
 int sf_have_openmp(void);
 
 /* The kernel tables, one per ISA file. The SIMD files build only where GCC-style target
