@@ -681,14 +681,8 @@ cdef int run_logsumexp(const floating *x0, floating *out0, Py_ssize_t O, Py_ssiz
                        Py_ssize_t os0, Py_ssize_t os1, floating sc, int num_threads) noexcept nogil:
     """logsumexp along the middle axis of an (O, N, I) strided block into out[o, i] (strides in
     elements). Returns nonzero when out of memory."""
-    cdef Py_ssize_t isz = sizeof(floating)
-    cdef Py_ssize_t R = O * I, r, panels, t, o, c0, w
-    cdef const floating *xr
-    cdef int nt, rc = 0
-    cdef floating *buf = NULL
-    cdef sf_partial p
-    cdef int err = 0
-    cdef int *errp = &err
+    cdef Py_ssize_t panels, t, o, c0, w
+    cdef int nt
     if I > 1 and xs2 == 1:
         panels = (I + COLUMN_PANEL - 1) // COLUMN_PANEL
         nt = plan_threads(O * N * I, O * panels, num_threads)
@@ -702,49 +696,9 @@ cdef int run_logsumexp(const floating *x0, floating *out0, Py_ssize_t O, Py_ssiz
             else:
                 K.f64.logsumexp_columns(x0 + o * xs0 + c0, out0 + o * os0 + c0 * os1, N, w,
                                         xs1, os1, sc)
-    elif N >= SPLIT_MIN and R < num_threads:
-        nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
-        for r in range(R):
-            xr = row_at(x0, r, I, xs0, xs2)
-            if xs1 != 1:
-                if buf == NULL:
-                    buf = <floating *> malloc(N * isz)
-                if buf == NULL:
-                    rc = -1
-                    break
-                gather(xr, N, xs1, buf)
-                p = blocked_partial(<const floating *> buf, N, sc, nt, NULL)
-            else:
-                p = blocked_partial(xr, N, sc, nt, NULL)
-            if p.sum == -1.0:
-                rc = -1
-                break
-            out0[(r // I) * os0 + (r % I) * os1] = <floating> k_lse_finish(xr, N, xs1, sc, p)
-        free(buf)
-    else:
-        nt = plan_threads(R * N, R, num_threads)
-        with parallel(num_threads=nt):
-            buf = NULL
-            if xs1 != 1:
-                buf = <floating *> malloc(N * isz)
-                if buf == NULL:
-                    errp[0] = 1
-            for r in prange(R, schedule='static'):
-                xr = row_at(x0, r, I, xs0, xs2)
-                if xs1 == 1:
-                    p = blocked_partial(xr, N, sc, 1, next_row(x0, r, R, I, xs0, xs1, xs2))
-                elif buf != NULL:
-                    gather(xr, N, xs1, buf)
-                    p = blocked_partial(<const floating *> buf, N, sc, 1, NULL)
-                else:
-                    continue
-                if p.sum == -1.0:
-                    errp[0] = 1
-                else:
-                    out0[(r // I) * os0 + (r % I) * os1] = <floating> k_lse_finish(
-                        xr, N, xs1, sc, p)
-            free(buf)
-    return rc != 0 or err != 0
+        return 0
+    return reduce_rows(x0, O, N, I, xs0, xs1, xs2, sc, num_threads, <sf_partial *> NULL, out0,
+                       os0, os1)
 
 
 def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, int num_threads):
@@ -811,12 +765,25 @@ cdef inline sf_partial canonical_partial(const floating *x, Py_ssize_t n, Py_ssi
     return p
 
 
-cdef int run_partials(const floating *x0, sf_partial *parts, Py_ssize_t O, Py_ssize_t N,
-                      Py_ssize_t I, Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2, floating sc,
-                      int num_threads) noexcept nogil:
-    """(max, sum, rest) of every row along the middle axis of an (O, N, I) strided block into
-    parts[o * I + i]. Rows are reduced as logsumexp reduces them (fixed blocks for long rows:
-    bits independent of the thread count). Returns nonzero when out of memory."""
+cdef inline void put_row(sf_partial *parts, floating *out0, Py_ssize_t r, Py_ssize_t I,
+                         Py_ssize_t os0, Py_ssize_t os1, const floating *xr, Py_ssize_t N,
+                         Py_ssize_t xs1, floating sc, sf_partial p) noexcept nogil:
+    """Row r's result from its (max, sum) partial p: the partial with its special values made
+    explicit into parts[r] (when parts is not NULL), else the logsumexp into out0."""
+    if parts != NULL:
+        parts[r] = canonical_partial(xr, N, xs1, sc, p)
+    else:
+        out0[(r // I) * os0 + (r % I) * os1] = <floating> k_lse_finish(xr, N, xs1, sc, p)
+
+
+cdef int reduce_rows(const floating *x0, Py_ssize_t O, Py_ssize_t N, Py_ssize_t I,
+                     Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2, floating sc, int num_threads,
+                     sf_partial *parts, floating *out0, Py_ssize_t os0,
+                     Py_ssize_t os1) noexcept nogil:
+    """Reduce every row along the middle axis of an (O, N, I) strided block (strides in
+    elements) to its (max, sum) partial, and hand it to `put_row`: the partials of
+    `partials_3d` (parts) or the logsumexp of `run_logsumexp` (out0[o, i]). Fixed blocks for
+    long rows: bits independent of the thread count. Returns nonzero when out of memory."""
     cdef Py_ssize_t isz = sizeof(floating)
     cdef Py_ssize_t R = O * I, r
     cdef const floating *xr
@@ -842,7 +809,7 @@ cdef int run_partials(const floating *x0, sf_partial *parts, Py_ssize_t O, Py_ss
             if p.sum == -1.0:
                 rc = -1
                 break
-            parts[r] = canonical_partial(xr, N, xs1, sc, p)
+            put_row(parts, out0, r, I, os0, os1, xr, N, xs1, sc, p)
         free(buf)
     else:
         nt = plan_threads(R * N, R, num_threads)
@@ -864,7 +831,7 @@ cdef int run_partials(const floating *x0, sf_partial *parts, Py_ssize_t O, Py_ss
                 if p.sum == -1.0:
                     errp[0] = 1
                 else:
-                    parts[r] = canonical_partial(xr, N, xs1, sc, p)
+                    put_row(parts, out0, r, I, os0, os1, xr, N, xs1, sc, p)
             free(buf)
     return rc != 0 or err != 0
 
@@ -878,9 +845,9 @@ def partials_3d(const floating[:, :, :] x, double[:, :, ::1] parts, double scale
     if parts.shape[0] != x.shape[0] or parts.shape[1] != x.shape[2] or parts.shape[2] != 3:
         raise ValueError("partials_3d: parts must be (outer, inner, 3)")
     with nogil:
-        rc = run_partials(&x[0, 0, 0], <sf_partial *> &parts[0, 0, 0], x.shape[0], x.shape[1],
-                          x.shape[2], x.strides[0] // isz, x.strides[1] // isz,
-                          x.strides[2] // isz, <floating> scale, num_threads)
+        rc = reduce_rows(&x[0, 0, 0], x.shape[0], x.shape[1], x.shape[2], x.strides[0] // isz,
+                         x.strides[1] // isz, x.strides[2] // isz, <floating> scale,
+                         num_threads, <sf_partial *> &parts[0, 0, 0], <floating *> NULL, 0, 0)
     if rc != 0:
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
