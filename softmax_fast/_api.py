@@ -629,7 +629,7 @@ def sigmoid_like(x: Any, out: Any, dtype: Any, num_threads: Any, log: bool) -> A
     kind = _half_kind(result_dtype)
     if kind:     # 16-bit results: x cast to that dtype, computed in float32 chunk by chunk
         work = result_dtype
-        src = arr if arr.dtype == work and arr.flags.aligned else _cast(arr, work)
+        src = _aligned_cast(arr, work)   # arr itself when already aligned in that dtype
     else:
         work = compute
         src = _native(arr, compute)
