@@ -377,17 +377,37 @@ def _resolve_algorithm(algorithm: str, compute: np.dtype[Any], log: bool) -> int
 # the fast path's "auto" choice, keyed the way it looks it up
 _FAST_AUTO = {(np.dtype(dt), log): ALGORITHMS[AUTO_ALGORITHM[dt, "log_softmax" if log else "softmax"]]
               for dt in ("float32", "float64") for log in (False, True)}
+_F32 = np.dtype(np.float32)
+# 16-bit floats on the fast path: dtype -> the core's half kind (1 float16, 2 bfloat16), their
+# "auto" that of float32 (their compute dtype). Filled on first sight of a dtype (bfloat16 is
+# ml_dtypes' and may never be imported); 0 marks a dtype seen and not 16-bit.
+_FAST_HALF: dict[np.dtype[Any], int] = {}
+
+
+def _fast_half_kind(dt: np.dtype[Any]) -> int:
+    kind = _FAST_HALF.get(dt)
+    if kind is None:
+        kind = _half_kind(dt) if dt.isnative else 0
+        _FAST_HALF[dt] = kind
+    return kind
 
 
 def _fast_call(x: Any, axis: Any, out: Any, algorithm: Any, num_threads: Any,
                log: bool) -> _Array | None:
-    """The common call (a C-contiguous float32/float64 ndarray, last axis, no where/scale/dtype):
-    straight to the core with reshaped views. Returns None when the call needs the full path."""
+    """The common call (a C-contiguous float32/float64/float16/bfloat16 ndarray, last axis, no
+    where/scale/dtype): straight to the core with reshaped views. Returns None when the call
+    needs the full path."""
     if type(x) is not np.ndarray or type(axis) is not int:
         return None
     xf = x.flags
     key = (x.dtype, log)
-    if key not in _FAST_AUTO or not (xf.c_contiguous and xf.aligned) or x.ndim == 0:
+    half = 0
+    if key not in _FAST_AUTO:
+        half = _fast_half_kind(x.dtype)
+        if not half:
+            return None
+        key = (_F32, log)
+    if not (xf.c_contiguous and xf.aligned) or x.ndim == 0:
         return None
     if axis != -1 and axis != x.ndim - 1 or x.size == 0:
         return None
@@ -410,7 +430,7 @@ def _fast_call(x: Any, axis: Any, out: Any, algorithm: Any, num_threads: Any,
     nt = _fast_threads(num_threads)
     if not nt:
         return None
-    _core.softmax_rows(x, res, log, algo, nt)
+    _core.softmax_rows(x, res, log, algo, nt, half)
     return res
 
 

@@ -31,7 +31,12 @@ def softmax_3d(
     num_threads: int,
 ) -> None: ...
 def softmax_rows(
-    x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], log_out: bool, algorithm: int, num_threads: int
+    x: np.ndarray[Any, Any],
+    y: np.ndarray[Any, Any],
+    log_out: bool,
+    algorithm: int,
+    num_threads: int,
+    half_kind: int = ...,
 ) -> None: ...
 def logsumexp_3d(
     x: np.ndarray[Any, Any], out: np.ndarray[Any, Any], scale: float, num_threads: int

@@ -654,15 +654,23 @@ def softmax_3d(const floating[:, :, :] x, floating[:, :, :] y, bint log_out, int
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
 
-def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int num_threads):
+def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int num_threads,
+                 int half_kind=0):
     """The fast path's entry: softmax along the last axis of a non-empty, C-contiguous, aligned,
-    native float32/float64 `x` into `y` of the same shape and dtype (the caller checked all
-    that). Takes the data pointers directly: acquiring typed memoryviews costs more than the
-    whole computation of a tiny input."""
+    native float32/float64 `x` (or float16 / bfloat16: `half_kind` 1 / 2, computed in float32)
+    into `y` of the same shape and dtype (the caller checked all that). Takes the data pointers
+    directly: acquiring typed memoryviews costs more than the whole computation of a tiny
+    input."""
     cdef Py_ssize_t n = cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1)
     cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
     cdef int rc
-    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
+    if half_kind:
+        with nogil:
+            rc = run_half_softmax(log_out, algorithm, half_kind == 2,
+                                  <const uint16_t *> cnp.PyArray_DATA(x),
+                                  <uint16_t *> cnp.PyArray_DATA(y), rows, n, 1, n, 1, n, 1,
+                                  <float> 1.0, num_threads)
+    elif cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
         with nogil:
             rc = run_softmax(log_out, algorithm, <const float *> cnp.PyArray_DATA(x),
                              <float *> cnp.PyArray_DATA(y), rows, n, 1, n, 1, 1, n, 1, 1,

@@ -96,6 +96,30 @@ def test_long_rows_and_threads(isa, dt, shape, rng):
     np.testing.assert_array_equal(sf.logsumexp(x, axis=-1, num_threads=1), lse)
 
 
+@pytest.mark.parametrize("n", [1, 33, 1000, LONG[1]])
+def test_fast_path_same_bits(isa, dt, n, rng):
+    """The common call (C-contiguous, last axis, no where/scale/dtype) goes straight to the
+    core's rows; axis given as a tuple takes the full argument path: the same bits, with and
+    without out=, in place too."""
+    x = logits(rng, (3, n), dt, 6.0)
+    for fn in (sf.softmax, sf.log_softmax):
+        general = fn(x, axis=(1,))
+        for nt in (1, 2):
+            np.testing.assert_array_equal(fn(x, num_threads=nt).view(np.uint16),
+                                          general.view(np.uint16))
+        out = np.empty_like(x)
+        assert fn(x, out=out) is out
+        np.testing.assert_array_equal(out.view(np.uint16), general.view(np.uint16))
+        y = x.copy()
+        assert fn(y, out=y) is y
+        np.testing.assert_array_equal(y.view(np.uint16), general.view(np.uint16))
+    # a byte-swapped float16 (not native) leaves the fast path, and is computed right
+    if dt == np.float16:
+        swapped = x.astype(dt.newbyteorder())
+        assert_half_close(sf.softmax(swapped).astype(dt), ref.softmax(x.astype(np.float64)), dt,
+                          "byte-swapped")
+
+
 def test_special_values(isa, dt):
     fi = finfo(dt)
     big, sub = float(fi.max), float(fi.smallest_subnormal)
