@@ -14,7 +14,7 @@ Parallel plan (results are bitwise identical for any thread count):
 - below ``PARALLEL_MIN`` elements everything runs on the calling thread.
 """
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.stdio cimport snprintf
 from libc.math cimport log, log1p, exp, fma, INFINITY, NAN
 from libc.stdint cimport uint16_t
@@ -95,13 +95,25 @@ cdef extern from "softmax_fast.h" nogil:
     ctypedef void (*half_in_fn)(const uint16_t *, float *, Py_ssize_t) noexcept nogil
     ctypedef void (*half_out_fn)(const float *, uint16_t *, Py_ssize_t) noexcept nogil
     ctypedef void (*half_row_fn)(const uint16_t *, uint16_t *, Py_ssize_t, float, int, int,
-                                 float *) noexcept nogil
+                                 float *, const uint16_t *) noexcept nogil
+    ctypedef float (*half_load_max_fn)(const uint16_t *, float *, Py_ssize_t, float,
+                                       int) noexcept nogil
+    ctypedef void (*half_expsum_chunks_fn)(float *, Py_ssize_t, float, int, double *,
+                                           Py_ssize_t *) noexcept nogil
+    ctypedef double (*half_sum_chunks_fn)(const double *, Py_ssize_t, Py_ssize_t,
+                                          double *) noexcept nogil
+    ctypedef void (*half_write_fn)(const float *, uint16_t *, Py_ssize_t, int, int, float,
+                                   float) noexcept nogil
     ctypedef struct sf_half_kernels:
         half_in_fn f16_to_f32
         half_out_fn f32_to_f16
         half_in_fn bf16_to_f32
         half_out_fn f32_to_bf16
         half_row_fn softmax_row
+        half_load_max_fn load_max
+        half_expsum_chunks_fn expsum_chunks
+        half_sum_chunks_fn sum_chunks
+        half_write_fn write
 
     ctypedef struct sf_kernels:
         const char *isa
@@ -1134,13 +1146,77 @@ cdef void f32_to_half_par(bint bf16, const float *x, uint16_t *y, Py_ssize_t n, 
         f32_to_half(bf16, x + lo, y + lo, min(BLOCK, n - lo))
 
 
+cdef Py_ssize_t SUM_CHUNK16 = 2048   # the 16-bit kernels' chunk of pass 2 (SF_SUM_CHUNK16); BLOCK is a multiple
+
+
+cdef float max_of(const float *m, Py_ssize_t n) noexcept nogil:
+    cdef float r = m[0]
+    cdef Py_ssize_t i
+    for i in range(1, n):
+        if m[i] > r:
+            r = m[i]
+    return r
+
+
+cdef Py_ssize_t sum_of(const Py_ssize_t *v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t r = 0, i
+    for i in range(n):
+        r += v[i]
+    return r
+
+
+cdef int half_row_split(bint lg, bint bf16, const uint16_t *x, uint16_t *y, Py_ssize_t n,
+                        float sc, float *buf, int nt) noexcept nogil:
+    """One long 16-bit row cut into BLOCK-sized blocks that nt threads share, through the ISA's
+    16-bit passes: the same arithmetic, chunk for chunk, as its whole-row kernel, so the bits
+    do not depend on the thread count. Returns -1 when out of memory."""
+    cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK, nc = (n + SUM_CHUNK16 - 1) // SUM_CHUNK16
+    cdef Py_ssize_t b, lo, ln
+    cdef float *maxes = <float *> malloc(nb * sizeof(float))
+    cdef Py_ssize_t *ones = <Py_ssize_t *> calloc(nb, sizeof(Py_ssize_t))
+    cdef double *sums = <double *> malloc(nc * sizeof(double))
+    cdef float m = 0, shift = 0, c = 0   # set in the parallel region (initialised: firstprivate)
+    cdef double total = 0, rest = 0
+    if maxes == NULL or ones == NULL or sums == NULL:
+        free(maxes)
+        free(ones)
+        free(sums)
+        return -1
+    with parallel(num_threads=nt):
+        for b in prange(nb, schedule='static'):
+            lo = b * BLOCK
+            ln = min(BLOCK, n - lo)
+            maxes[b] = K.half.load_max(x + lo, buf + lo, ln, sc, bf16)
+        sf_omp_barrier()   # prange inside parallel() ends with nowait
+        m = max_of(maxes, nb)   # every thread: the same value
+        shift = 0.0 if m == -INFINITY else m
+        for b in prange(nb, schedule='static'):
+            lo = b * BLOCK
+            ln = min(BLOCK, n - lo)
+            K.half.expsum_chunks(buf + lo, ln, shift, not lg, sums + lo // SUM_CHUNK16, &ones[b])
+        sf_omp_barrier()
+        total = K.half.sum_chunks(sums, nc, sum_of(ones, nb), &rest)
+        c = <float> log1p(rest) if lg else <float> (1.0 / total)
+        for b in prange(nb, schedule='static'):
+            lo = b * BLOCK
+            ln = min(BLOCK, n - lo)
+            K.half.write(buf + lo, y + lo, ln, bf16, lg, m, c)
+    free(maxes)
+    free(ones)
+    free(sums)
+    return 0
+
+
 cdef int half_row(bint lg, int algo, bint bf16, const uint16_t *x, uint16_t *y, Py_ssize_t n,
-                  float sc, float *buf, int nt) noexcept nogil:
-    """softmax (log_softmax) of one contiguous 16-bit row through the float32 buffer `buf`."""
+                  float sc, float *buf, int nt, const uint16_t *next) noexcept nogil:
+    """softmax (log_softmax) of one contiguous 16-bit row through the float32 buffer `buf`;
+    `next` (or NULL): the row this thread does next, prefetched meanwhile."""
     cdef int rc
-    if nt == 1 and algo == SF_THREE_PASS and K.half.softmax_row != NULL:
+    if algo == SF_THREE_PASS and K.half.softmax_row != NULL:
         # the ISA's own 16-bit kernel: converts in registers, keeps only its exp terms in buf
-        K.half.softmax_row(x, y, n, sc, bf16, lg, buf)
+        if nt > 1:
+            return half_row_split(lg, bf16, x, y, n, sc, buf, nt)
+        K.half.softmax_row(x, y, n, sc, bf16, lg, buf, next)
         return 0
     half_to_f32_par(bf16, x, buf, n, nt)
     rc = one_row(lg, algo, <const float *> buf, 1, buf, 1, n, sc, <float *> NULL, nt, False,
@@ -1165,7 +1241,7 @@ cdef int run_half_softmax(bint lg, int algo, bint bf16, const uint16_t *x0, uint
             return 1
         for r in range(R):
             rc = half_row(lg, algo, bf16, half_row_at(x0, r, I, xs0, xs2),
-                          half_row_at(y0, r, I, ys0, ys2), N, sc, buf, nt)
+                          half_row_at(y0, r, I, ys0, ys2), N, sc, buf, nt, <const uint16_t *> NULL)
             if rc != 0:
                 break
         free(buf)
@@ -1177,8 +1253,11 @@ cdef int run_half_softmax(bint lg, int algo, bint bf16, const uint16_t *x0, uint
             errp[0] = 1
         for r in prange(R, schedule='static'):
             if buf != NULL:
+                # static schedule: a thread's rows are consecutive, r + 1 is its next
                 if half_row(lg, algo, bf16, half_row_at(x0, r, I, xs0, xs2),
-                            half_row_at(y0, r, I, ys0, ys2), N, sc, buf, 1) != 0:
+                            half_row_at(y0, r, I, ys0, ys2), N, sc, buf, 1,
+                            half_row_at(x0, r + 1, I, xs0, xs2) if r + 1 < R
+                            else <uint16_t *> NULL) != 0:
                     errp[0] = 1
         free(buf)
     return err != 0

@@ -592,15 +592,22 @@ static void sf_f32_to_bf16__avx512(const float *x, uint16_t *y, ptrdiff_t n) {
  * 1 / sum converted to 16 bits. log_softmax: (2) sums only, (3) writes (v - max) - log(sum).
  * The outputs have 11 (float16) or 8 (bfloat16) significant bits, which allows a lighter exp
  * than the float32 kernels': v - max rounded (a relative error |v - max| 2^-24 of the term,
- * below 2^-19 wherever a float16 output is normal, |v - max| < 17) and 2^f by a degree-5
- * polynomial (2^-22 relative, fitted for this project). Measured: 16 x 128256 float16 softmax
- * 0.41 ms with the float32 kernels' exp and the conversion in both passes. */
+ * below 2^-19 wherever a float16 output is normal, |v - max| < 17) and 2^f by a polynomial
+ * fitted for this project: degree 4 (2^-18.5 relative, 0.01 ulp of a float16) for the softmax's
+ * terms, degree 5 (2^-22.6) for the sum log_softmax takes the log of, where an absolute error
+ * of the log is a relative error of outputs near 0. Measured: 16 x 128256 float16 softmax,
+ * 1 thread, 578 -> xxx us per 16 rows with degree 4 and vreduceps. */
 #define SF_HALF_EXP2_C5 0x1.5c08e4p-10f
 #define SF_HALF_EXP2_C4 0x1.3d0c54p-7f
 #define SF_HALF_EXP2_C3 0x1.c6b6e4p-5f
 #define SF_HALF_EXP2_C2 0x1.ebf918p-3f
 #define SF_HALF_EXP2_C1 0x1.62e428p-1f
 #define SF_HALF_EXP2_C0 0x1.000002p+0f
+#define SF_HALF_EXP2_D4 0x1.3997aap-7f
+#define SF_HALF_EXP2_D3 0x1.ca1442p-5f
+#define SF_HALF_EXP2_D2 0x1.ec06dcp-3f
+#define SF_HALF_EXP2_D1 0x1.62e0dcp-1f
+#define SF_HALF_EXP2_D0 0x1.ffffe8p-1f
 
 SF_INLINE __m512 sf_half_load16__avx512(const uint16_t *p, __mmask16 k, int bf16) {
     const __m256i h = _mm256_maskz_loadu_epi16(k, p);
@@ -619,17 +626,26 @@ SF_INLINE void sf_half_store16__avx512(uint16_t *p, __mmask16 k, __m512 v, int b
     _mm256_mask_storeu_epi16(p, k, h);
 }
 
-/* 2^t for t <= 0 (NaN stays NaN), 0 below -150 (through subnormals, rounded once) */
-SF_INLINE __m512 sf_half_exp2__avx512(__m512 t) {
+/* 2^t for t <= 0 (NaN stays NaN), 0 below -150 (through subnormals, rounded once); the
+ * degree-5 polynomial when `deg5`, else degree 4. vreduceps gives f = t - round(t) in one
+ * instruction (exact, |f| <= 1/2), and n = t - f, where the magic-number rounding takes three. */
+SF_INLINE __m512 sf_half_exp2__avx512(__m512 t, const int deg5) {
     t = _mm512_max_ps(_mm512_set1_ps(-151.0f), t); /* keeps NaN: the second operand */
-    const __m512 magic = _mm512_set1_ps(F32_ROUND_MAGIC);
-    const __m512 n = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
-    const __m512 f = _mm512_sub_ps(t, n); /* exact, |f| <= 1/2 */
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(SF_HALF_EXP2_C5), f, _mm512_set1_ps(SF_HALF_EXP2_C4));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_C3));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_C2));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_C1));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_C0));
+    const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 n = _mm512_sub_ps(t, f);
+    __m512 p;
+    if (deg5) {
+        p = _mm512_fmadd_ps(_mm512_set1_ps(SF_HALF_EXP2_C5), f, _mm512_set1_ps(SF_HALF_EXP2_C4));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_C3));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_C2));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_C1));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_C0));
+    } else {
+        p = _mm512_fmadd_ps(_mm512_set1_ps(SF_HALF_EXP2_D4), f, _mm512_set1_ps(SF_HALF_EXP2_D3));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D2));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D1));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D0));
+    }
     return _mm512_scalef_ps(p, n);
 }
 
@@ -667,87 +683,155 @@ static float sf_half_load_max__avx512(const uint16_t *x, float *buf, ptrdiff_t n
     return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
 }
 
-/* pass 2: sum of exp(v - shift) over buf, the terms stored back when `store`; without, *rest =
- * sum - 1 with the terms equal to 1 (v == shift) counted apart, for log1p(rest). */
-SF_INLINE double sf_half_expsum__avx512(float *buf, ptrdiff_t n, float shift, int store,
-                                        double *rest) {
-    const __m512 vsh = _mm512_set1_ps(shift);
-    const __mmask16 countable = isfinite(shift) ? 0xffff : 0; /* inf - inf is no 1 */
-    double hi = 0, lo = 0;
-    ptrdiff_t ones = 0, i = 0;
+/* pass 2 runs in chunks of SF_HALF_CHUNK elements: each chunk's terms are summed in float32
+ * lanes and the chunk sums, as doubles, compensated in row order. A row cut across threads
+ * (sf_half_expsum_chunks + sf_half_sum_chunks) gets the same chunk sums, added in the same
+ * order: the same bits as one thread's sf_half_expsum. */
+#define SF_HALF_CHUNK 2048
+
+/* what pass 2 derives from the shift, the same for every chunk of a row */
+typedef struct sf_half_shift {
+    __m512 vsh, vl2e, vc;
+    __mmask16 countable;
+    int fused;
+} sf_half_shift;
+
+SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int store) {
+    sf_half_shift h;
+    h.vsh = _mm512_set1_ps(shift);
+    h.countable = isfinite(shift) ? 0xffff : 0; /* inf - inf is no 1 */
     /* softmax: t = v log2(e) - shift log2(e) in one FMA. The rounding of the constant scales
      * every term by the same 2^delta, which the division by their sum cancels; log_softmax
      * needs the sum itself, and takes v - shift first, and so does a shift so large that
      * shift log2(e) would overflow. */
-    const int fused = store && fabsf(shift) < 0x1p120f;
-    const __m512 vl2e = _mm512_set1_ps(F32_LOG2E), vc = _mm512_set1_ps(-shift * F32_LOG2E);
+    h.fused = store && fabsf(shift) < 0x1p120f;
+    h.vl2e = _mm512_set1_ps(F32_LOG2E);
+    h.vc = _mm512_set1_ps(-shift * F32_LOG2E);
+    return h;
+}
+
+/* One chunk (n <= SF_HALF_CHUNK) of pass 2: the float32 lane sum of exp(v - shift) over buf,
+ * the terms stored back when `store`; without, the terms equal to 1 (v == shift) are counted
+ * into *ones instead of added, for log1p(sum - 1). `next`: prefetched into L2 at this pace. */
+SF_INLINE double sf_half_expsum_chunk__avx512(float *buf, ptrdiff_t n, const sf_half_shift *h,
+                                              int store, ptrdiff_t *ones, const uint16_t *next) {
+    ptrdiff_t i = 0;
 #define SF_HALF_TERM(off, k, a)                                                                   \
     do {                                                                                          \
         const __m512 v_ = _mm512_maskz_loadu_ps((k), buf + i + (off));                            \
         const __m512 e_ = sf_half_exp2__avx512(                                                   \
-            fused ? _mm512_fmadd_ps(v_, vl2e, vc) : _mm512_mul_ps(_mm512_sub_ps(v_, vsh), vl2e)); \
+            h->fused ? _mm512_fmadd_ps(v_, h->vl2e, h->vc)                                        \
+                     : _mm512_mul_ps(_mm512_sub_ps(v_, h->vsh), h->vl2e),                         \
+            !store);                                                                              \
         if (store) {                                                                              \
             _mm512_mask_storeu_ps(buf + i + (off), (k), e_);                                      \
             (a) = _mm512_mask_add_ps((a), (k), (a), e_);                                          \
         } else {                                                                                  \
-            const __mmask16 one_ = _mm512_mask_cmp_ps_mask((k) & countable, v_, vsh, _CMP_EQ_OQ); \
+            const __mmask16 one_ =                                                                \
+                _mm512_mask_cmp_ps_mask((k) & h->countable, v_, h->vsh, _CMP_EQ_OQ);             \
             (a) = _mm512_mask_add_ps((a), (__mmask16)((k) & ~one_), (a), e_);                     \
-            ones += __builtin_popcount(one_);                                                     \
+            *ones += __builtin_popcount(one_);                                                    \
         }                                                                                         \
     } while (0)
-    while (i < n) {
-        const ptrdiff_t end = n - i > 2048 ? i + 2048 : n;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (; i + 64 <= end; i += 64) {
-            SF_HALF_TERM(0, (__mmask16)0xffff, a0);
-            SF_HALF_TERM(16, (__mmask16)0xffff, a1);
-            SF_HALF_TERM(32, (__mmask16)0xffff, a2);
-            SF_HALF_TERM(48, (__mmask16)0xffff, a3);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (; i + 64 <= n; i += 64) {
+        if (next) { /* the next row's 128 bytes into L2 */
+            _mm_prefetch((const char *)(next + i), _MM_HINT_T1);
+            _mm_prefetch((const char *)(next + i) + 64, _MM_HINT_T1);
         }
-        for (; i < end; i += 16) {
-            const __mmask16 k = sf_tail_mask16(end - i);
-            SF_HALF_TERM(0, k, a1);
-        }
-        i = end;
-        const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-        const __m512d wide = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
-                                           _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
-        sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(wide));
+        SF_HALF_TERM(0, (__mmask16)0xffff, a0);
+        SF_HALF_TERM(16, (__mmask16)0xffff, a1);
+        SF_HALF_TERM(32, (__mmask16)0xffff, a2);
+        SF_HALF_TERM(48, (__mmask16)0xffff, a3);
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 k = sf_tail_mask16(n - i);
+        SF_HALF_TERM(0, k, a1);
     }
 #undef SF_HALF_TERM
+    const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+    const __m512d wide = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
+                                       _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
+    return _mm512_reduce_add_pd(wide);
+}
+
+/* the row's sum from its compensated chunk sums and the count of ones; *rest = sum - 1 */
+SF_INLINE double sf_half_sum_finish(double hi, double lo, ptrdiff_t ones, double *rest) {
     const double others = hi + lo;
-    if (!store) *rest = ((double)ones - 1.0) + others;
+    if (rest) *rest = ((double)ones - 1.0) + others;
     return (double)ones + others;
 }
 
-static void sf_half_softmax_row__avx512(const uint16_t *x, uint16_t *y, ptrdiff_t n, float scale,
-                                        int bf16, int log_out, float *buf) {
+/* pass 2 of a whole row: sum of exp(v - shift) over buf (terms stored back when `store`;
+ * without, *rest = sum - 1 with the terms equal to 1 counted apart, for log1p(rest)). */
+static double sf_half_expsum__avx512(float *buf, ptrdiff_t n, float shift, int store,
+                                     double *rest, const uint16_t *next) {
+    const sf_half_shift h = sf_half_shift_of__avx512(shift, store);
+    double hi = 0, lo = 0;
+    ptrdiff_t ones = 0;
+    for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
+        const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
+        sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, store, &ones,
+                                                          next ? next + i : NULL));
+    }
+    return sf_half_sum_finish(hi, lo, ones, store ? NULL : rest);
+}
+
+/* pass 2 of one block of a row cut across threads (the block starts at a multiple of
+ * SF_HALF_CHUNK in its row): its chunk sums into sums[0 ..], its ones added to *ones. */
+static void sf_half_expsum_chunks__avx512(float *buf, ptrdiff_t n, float shift, int store,
+                                          double *sums, ptrdiff_t *ones) {
+    const sf_half_shift h = sf_half_shift_of__avx512(shift, store);
+    for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
+        const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
+        sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(buf + i, ln, &h, store, ones, NULL);
+    }
+}
+
+/* the sum of a row cut across threads, from all its chunk sums (in row order) and ones */
+static double sf_half_sum_chunks__avx512(const double *sums, ptrdiff_t nc, ptrdiff_t ones,
+                                         double *rest) {
+    double hi = 0, lo = 0;
+    for (ptrdiff_t c = 0; c < nc; c++) sf_acc_add(&hi, &lo, sums[c]);
+    return sf_half_sum_finish(hi, lo, ones, rest);
+}
+
+/* pass 3: y = buf * c converted (softmax: c = 1 / sum), or (buf - m) - c (log_softmax:
+ * c = log(sum); both terms <= 0, no cancellation) */
+static void sf_half_write__avx512(const float *buf, uint16_t *y, ptrdiff_t n, int bf16, int log_out,
+                                  float m, float c) {
     const int native = bf16 && sf_cpu_has_avx512bf16();
-    const float m = sf_half_load_max__avx512(x, buf, n, scale, bf16);
-    const float shift = m == -INFINITY ? 0.0f : m; /* only -inf (or NaN): terms 0, sum 0 */
-    ptrdiff_t i;
+    const __m512 vc = _mm512_set1_ps(c), vm = _mm512_set1_ps(m);
+    ptrdiff_t i = 0;
     if (!log_out) {
-        const double sum = sf_half_expsum__avx512(buf, n, shift, 1, NULL);
-        const __m512 f = _mm512_set1_ps((float)(1.0 / sum));
-        for (i = 0; i + 32 <= n; i += 32) {
-            sf_half_store16__avx512(y + i, 0xffff, _mm512_mul_ps(_mm512_loadu_ps(buf + i), f), bf16, native);
-            sf_half_store16__avx512(y + i + 16, 0xffff, _mm512_mul_ps(_mm512_loadu_ps(buf + i + 16), f), bf16, native);
+        for (; i + 32 <= n; i += 32) {
+            sf_half_store16__avx512(y + i, 0xffff, _mm512_mul_ps(_mm512_loadu_ps(buf + i), vc), bf16, native);
+            sf_half_store16__avx512(y + i + 16, 0xffff, _mm512_mul_ps(_mm512_loadu_ps(buf + i + 16), vc), bf16, native);
         }
         for (; i < n; i += 16) {
             const __mmask16 k = sf_tail_mask16(n - i);
-            sf_half_store16__avx512(y + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, buf + i), f), bf16, native);
+            sf_half_store16__avx512(y + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, buf + i), vc), bf16, native);
         }
         return;
     }
-    double rest;
-    (void)sf_half_expsum__avx512(buf, n, shift, 0, &rest);
-    const __m512 vm = _mm512_set1_ps(m), vl = _mm512_set1_ps((float)log1p(rest));
-    /* (v - max) and -log(sum) are both <= 0: no cancellation */
-    for (i = 0; i < n; i += 16) {
+    for (; i < n; i += 16) {
         const __mmask16 k = sf_tail_mask16(n - i);
         const __m512 v = _mm512_maskz_loadu_ps(k, buf + i);
-        sf_half_store16__avx512(y + i, k, _mm512_sub_ps(_mm512_sub_ps(v, vm), vl), bf16, native);
+        sf_half_store16__avx512(y + i, k, _mm512_sub_ps(_mm512_sub_ps(v, vm), vc), bf16, native);
     }
+}
+
+/* the shift of pass 2: the max, or 0 for a row of only -inf (or NaN): terms 0, sum 0 */
+SF_INLINE float sf_half_safe_shift(float m) { return m == -INFINITY ? 0.0f : m; }
+
+static void sf_half_softmax_row__avx512(const uint16_t *x, uint16_t *y, ptrdiff_t n, float scale,
+                                        int bf16, int log_out, float *buf, const uint16_t *next) {
+    const float m = sf_half_load_max__avx512(x, buf, n, scale, bf16);
+    const float shift = sf_half_safe_shift(m);
+    double rest;
+    const double sum = sf_half_expsum__avx512(buf, n, shift, !log_out, &rest, next);
+    sf_half_write__avx512(buf, y, n, bf16, log_out, m,
+                          log_out ? (float)log1p(rest) : (float)(1.0 / sum));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -940,6 +1024,10 @@ SF_ELEMENTWISE_LOOP__AVX512(sf_f64_log_sigmoid__avx512, double, __m512d, 8, __mm
 #define SF_F64_LOG_SIGMOID sf_f64_log_sigmoid__avx512
 
 #define SF_HALF_SOFTMAX_ROW sf_half_softmax_row__avx512
+#define SF_HALF_LOAD_MAX sf_half_load_max__avx512
+#define SF_HALF_EXPSUM_CHUNKS sf_half_expsum_chunks__avx512
+#define SF_HALF_SUM_CHUNKS sf_half_sum_chunks__avx512
+#define SF_HALF_WRITE sf_half_write__avx512
 #define SF_HALF_F16_IN sf_f16_to_f32__avx512
 #define SF_HALF_F16_OUT sf_f32_to_f16__avx512
 #define SF_HALF_BF16_IN sf_bf16_to_f32__avx512

@@ -182,8 +182,12 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
 #define SF_HALF_BF16_OUT SF_NAME(f32, to_bf16, SF_ISA)
 #endif
 
-#ifndef SF_HALF_SOFTMAX_ROW
+#ifndef SF_HALF_SOFTMAX_ROW /* no hand-written 16-bit rows: all of them NULL */
 #define SF_HALF_SOFTMAX_ROW NULL
+#define SF_HALF_LOAD_MAX NULL
+#define SF_HALF_EXPSUM_CHUNKS NULL
+#define SF_HALF_SUM_CHUNKS NULL
+#define SF_HALF_WRITE NULL
 #endif
 
 #define SF_ALGOS(dt, op) \
@@ -211,5 +215,6 @@ const sf_kernels SF_TABLE_NAME(SF_ISA) = {
     .f32 = SF_DTYPE_TABLE(f32),
     .f64 = SF_DTYPE_TABLE(f64),
     .half = {SF_HALF_F16_IN, SF_HALF_F16_OUT, SF_HALF_BF16_IN, SF_HALF_BF16_OUT,
-             SF_HALF_SOFTMAX_ROW},
+             SF_HALF_SOFTMAX_ROW, SF_HALF_LOAD_MAX, SF_HALF_EXPSUM_CHUNKS, SF_HALF_SUM_CHUNKS,
+             SF_HALF_WRITE},
 };
