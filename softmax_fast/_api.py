@@ -430,7 +430,7 @@ def _fast_call(x: Any, axis: Any, out: Any, algorithm: Any, num_threads: Any,
     nt = _fast_threads(num_threads)
     if not nt:
         return None
-    _core.softmax_rows(x, res, log, algo, nt, half)
+    _core.softmax_rows(x, res, log, algo, half, nt)
     return res
 
 

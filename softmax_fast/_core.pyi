@@ -35,8 +35,8 @@ def softmax_rows(
     y: np.ndarray[Any, Any],
     log_out: bool,
     algorithm: int,
+    half_kind: int,
     num_threads: int,
-    half_kind: int = ...,
 ) -> None: ...
 def logsumexp_3d(
     x: np.ndarray[Any, Any], out: np.ndarray[Any, Any], scale: float, num_threads: int

@@ -666,8 +666,8 @@ def softmax_3d(const floating[:, :, :] x, floating[:, :, :] y, bint log_out, int
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
 
-def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int num_threads,
-                 int half_kind=0):
+def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int half_kind,
+                 int num_threads):
     """The fast path's entry: softmax along the last axis of a non-empty, C-contiguous, aligned,
     native float32/float64 `x` (or float16 / bfloat16: `half_kind` 1 / 2, computed in float32)
     into `y` of the same shape and dtype (the caller checked all that). Takes the data pointers
