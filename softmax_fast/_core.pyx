@@ -139,6 +139,8 @@ cdef extern from "softmax_fast.h" nogil:
     int sf_omp_max_threads()
     void sf_omp_barrier()
     int sf_have_openmp()
+    void *sf_scratch_get(size_t nbytes)
+    void sf_scratch_release(void *p)
     void sf_stream_copy(const void *src, void *dst, size_t nbytes)
     void sf_stream_fence()
 
@@ -610,7 +612,7 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
         # few long rows: the threads share the blocks of each row in turn
         nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
         if need_buf:
-            buf = <floating *> malloc(N * isz)
+            buf = <floating *> sf_scratch_get(N * isz)
             rc = -1 if buf == NULL else 0
         if rc == 0:
             for r in range(R):
@@ -620,7 +622,7 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
                     break
         if stream:
             sf_stream_fence()
-        free(buf)
+        sf_scratch_release(buf)
     else:
         nt = plan_threads(R * N, R, num_threads)
         if nt == 1 and not need_buf:
@@ -636,7 +638,7 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
         with parallel(num_threads=nt):
             buf = NULL
             if need_buf:
-                buf = <floating *> malloc(N * isz)
+                buf = <floating *> sf_scratch_get(N * isz)
                 if buf == NULL:
                     errp[0] = 1   # a shared flag written through a pointer, only ever set
             for r in prange(R, schedule='static'):
@@ -647,7 +649,7 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
                         errp[0] = 1
             if stream:
                 sf_stream_fence()   # once per thread, after its last streamed row
-            free(buf)
+            sf_scratch_release(buf)
     return rc != 0 or err != 0
 
 
@@ -818,7 +820,7 @@ cdef int reduce_rows(const floating *x0, Py_ssize_t O, Py_ssize_t N, Py_ssize_t 
             xr = row_at(x0, r, I, xs0, xs2)
             if xs1 != 1:
                 if buf == NULL:
-                    buf = <floating *> malloc(N * isz)
+                    buf = <floating *> sf_scratch_get(N * isz)
                 if buf == NULL:
                     rc = -1
                     break
@@ -830,13 +832,13 @@ cdef int reduce_rows(const floating *x0, Py_ssize_t O, Py_ssize_t N, Py_ssize_t 
                 rc = -1
                 break
             put_row(parts, out0, r, I, os0, os1, xr, N, xs1, sc, p)
-        free(buf)
+        sf_scratch_release(buf)
     else:
         nt = plan_threads(R * N, R, num_threads)
         with parallel(num_threads=nt):
             buf = NULL
             if xs1 != 1:
-                buf = <floating *> malloc(N * isz)
+                buf = <floating *> sf_scratch_get(N * isz)
                 if buf == NULL:
                     errp[0] = 1
             for r in prange(R, schedule='static'):
@@ -852,7 +854,7 @@ cdef int reduce_rows(const floating *x0, Py_ssize_t O, Py_ssize_t N, Py_ssize_t 
                     errp[0] = 1
                 else:
                     put_row(parts, out0, r, I, os0, os1, xr, N, xs1, sc, p)
-            free(buf)
+            sf_scratch_release(buf)
     return rc != 0 or err != 0
 
 
@@ -952,7 +954,7 @@ cdef int run_softmax_from_partials(bint log_out, const floating *x0, const sf_pa
     with parallel(num_threads=nt):
         buf = NULL
         if strided:
-            buf = <floating *> malloc(N * isz)
+            buf = <floating *> sf_scratch_get(N * isz)
             if buf == NULL:
                 errp[0] = 1
         for r in prange(R, schedule='static'):
@@ -971,7 +973,7 @@ cdef int run_softmax_from_partials(bint log_out, const floating *x0, const sf_pa
                 scatter(buf, N, row_at(y0, r, I, ys0, ys2), ys1)
         if stream:
             sf_stream_fence()
-        free(buf)
+        sf_scratch_release(buf)
     return err != 0
 
 
@@ -1236,7 +1238,7 @@ cdef int run_half_softmax(bint lg, int algo, bint bf16, const uint16_t *x0, uint
     if N >= SPLIT_MIN and R < num_threads:
         # few long rows: the threads share the blocks of each row in turn
         nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
-        buf = <float *> malloc(N * sizeof(float))
+        buf = <float *> sf_scratch_get(N * sizeof(float))
         if buf == NULL:
             return 1
         for r in range(R):
@@ -1244,11 +1246,11 @@ cdef int run_half_softmax(bint lg, int algo, bint bf16, const uint16_t *x0, uint
                           half_row_at(y0, r, I, ys0, ys2), N, sc, buf, nt, <const uint16_t *> NULL)
             if rc != 0:
                 break
-        free(buf)
+        sf_scratch_release(buf)
         return rc != 0
     nt = plan_threads(R * N, R, num_threads)
     with parallel(num_threads=nt):
-        buf = <float *> malloc(N * sizeof(float))
+        buf = <float *> sf_scratch_get(N * sizeof(float))
         if buf == NULL:
             errp[0] = 1
         for r in prange(R, schedule='static'):
@@ -1259,7 +1261,7 @@ cdef int run_half_softmax(bint lg, int algo, bint bf16, const uint16_t *x0, uint
                             half_row_at(x0, r + 1, I, xs0, xs2) if r + 1 < R
                             else <uint16_t *> NULL) != 0:
                     errp[0] = 1
-        free(buf)
+        sf_scratch_release(buf)
     return err != 0
 
 
@@ -1291,7 +1293,7 @@ cdef int run_half_logsumexp(bint bf16, const uint16_t *x0, float *out0, Py_ssize
     cdef sf_partial p
     if N >= SPLIT_MIN and R < num_threads:
         nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
-        buf = <float *> malloc(N * sizeof(float))
+        buf = <float *> sf_scratch_get(N * sizeof(float))
         if buf == NULL:
             return 1
         for r in range(R):
@@ -1302,11 +1304,11 @@ cdef int run_half_logsumexp(bint bf16, const uint16_t *x0, float *out0, Py_ssize
                 err = 1
                 break
             out0[(r // I) * os0 + (r % I) * os1] = <float> k_lse_finish(<const float *> buf, N, 1, sc, p)
-        free(buf)
+        sf_scratch_release(buf)
         return err
     nt = plan_threads(R * N, R, num_threads)
     with parallel(num_threads=nt):
-        buf = <float *> malloc(N * sizeof(float))
+        buf = <float *> sf_scratch_get(N * sizeof(float))
         if buf == NULL:
             errp[0] = 1
         for r in prange(R, schedule='static'):
@@ -1319,7 +1321,7 @@ cdef int run_half_logsumexp(bint bf16, const uint16_t *x0, float *out0, Py_ssize
                 else:
                     out0[(r // I) * os0 + (r % I) * os1] = <float> k_lse_finish(
                         <const float *> buf, N, 1, sc, p)
-        free(buf)
+        sf_scratch_release(buf)
     return err != 0
 
 

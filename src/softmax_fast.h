@@ -153,6 +153,15 @@ void sf_stream_fence(void);
 /* Nonzero when this CPU has AVX512-BF16 (vcvtneps2bf16) with the AVX-512 state enabled. */
 int sf_cpu_has_avx512bf16(void);
 
+/* A row buffer of at least `bytes` for the calling thread, kept between calls up to
+ * SF_SCRATCH_KEEP bytes (a fresh malloc'd buffer's first-touch page faults cost as much as a
+ * 16-bit softmax of the row: ~10 us for 512 KiB here); larger ones are malloc'd each time.
+ * Give it back with sf_scratch_release, once per get, before the thread asks again. NULL when
+ * out of memory. */
+#define SF_SCRATCH_KEEP ((size_t)4 << 20)
+void *sf_scratch_get(size_t bytes);
+void sf_scratch_release(void *p);
+
 /* OpenMP facts of this build (1 and 0 without OpenMP). */
 int sf_omp_max_threads(void);
 void sf_omp_barrier(void);

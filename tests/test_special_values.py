@@ -403,7 +403,11 @@ def test_dtype_float16(rng):
         y = call(fn, x)
         assert y.dtype == np.float16
         assert_softmax_close(y, x, -1, log=log, result_dtype=np.float16)
-        assert np.array_equal(y, call(fn, x.astype(np.float32)).astype(np.float16))
+        # the float32 result rounded to float16 is within 0.5 ulp too; the 16-bit kernels'
+        # lighter exp (2^-18.5) may round the other way at a near-tie: 1 ulp apart at most
+        via32 = call(fn, x.astype(np.float32)).astype(np.float16)
+        apart = np.abs(y.view(np.int16).astype(np.int32) - via32.view(np.int16).astype(np.int32))
+        assert apart.max() <= 1
         out = np.empty(x.shape, np.float16)
         assert call(fn, x, out=out) is out and np.array_equal(out, y)
     res = call(sf.logsumexp, x, 1)
