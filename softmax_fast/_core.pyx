@@ -13,7 +13,7 @@ Parallel plan (results are bitwise identical for any thread count):
   the kernels vectorize across the columns;
 - below ``PARALLEL_MIN`` elements everything runs on the calling thread.
 """
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange, parallel, threadid
 from libc.stdlib cimport malloc, calloc, free
 from libc.stdio cimport snprintf
 from libc.math cimport log, log1p, exp, fma, INFINITY, NAN
@@ -33,6 +33,9 @@ cdef extern from "softmax_fast.h" nogil:
     ctypedef sf_partial (*f32_partial_fn)(const float *, Py_ssize_t, float, const float *) noexcept nogil
     ctypedef sf_partial (*f32_online_fn)(const float *, Py_ssize_t, float) noexcept nogil
     ctypedef sf_partial (*f32_store_fn)(const float *, float *, Py_ssize_t, float, const float *) noexcept nogil
+    ctypedef sf_partial (*f32_store_flush_fn)(const float *, float *, Py_ssize_t, float,
+                                              const float *, const float *, float *, double,
+                                              double) noexcept nogil
     ctypedef int (*f32_two_pass_fn)(const float *, Py_ssize_t, float, float, sf_partial *) noexcept nogil
     ctypedef void (*f32_rescale_fn)(const float *, float *, Py_ssize_t, double, double, int) noexcept nogil
     ctypedef void (*f32_write_fn)(const float *, float *, Py_ssize_t, float, double, double, double,
@@ -50,6 +53,9 @@ cdef extern from "softmax_fast.h" nogil:
     ctypedef sf_partial (*f64_online_fn)(const double *, Py_ssize_t, double) noexcept nogil
     ctypedef sf_partial (*f64_store_fn)(const double *, double *, Py_ssize_t, double, const double *) noexcept nogil
     ctypedef int (*f64_two_pass_fn)(const double *, Py_ssize_t, double, double, sf_partial *) noexcept nogil
+    ctypedef sf_partial (*f64_store_flush_fn)(const double *, double *, Py_ssize_t, double,
+                                              const double *, const double *, double *, double,
+                                              double) noexcept nogil
     ctypedef void (*f64_rescale_fn)(const double *, double *, Py_ssize_t, double, double, int) noexcept nogil
     ctypedef void (*f64_write_fn)(const double *, double *, Py_ssize_t, double, double, double, double,
                                   int) noexcept nogil
@@ -66,6 +72,7 @@ cdef extern from "softmax_fast.h" nogil:
         f32_partial_fn partial_three_pass
         f32_online_fn partial_online
         f32_store_fn partial_store
+        f32_store_flush_fn partial_store_flush
         f32_two_pass_fn partial_two_pass
         f32_rescale_fn rescale
         f32_write_fn write_softmax
@@ -82,6 +89,7 @@ cdef extern from "softmax_fast.h" nogil:
         f64_partial_fn partial_three_pass
         f64_online_fn partial_online
         f64_store_fn partial_store
+        f64_store_flush_fn partial_store_flush
         f64_two_pass_fn partial_two_pass
         f64_rescale_fn rescale
         f64_write_fn write_softmax
@@ -137,6 +145,7 @@ cdef extern from "softmax_fast.h" nogil:
     double sf_f64_logsumexp_finish(const double *x, Py_ssize_t n, Py_ssize_t stride, double scale,
                                    sf_partial p)
     int sf_omp_max_threads()
+    int sf_omp_thread_count()
     void sf_omp_barrier()
     int sf_have_openmp()
     void *sf_scratch_get(size_t nbytes)
@@ -578,6 +587,70 @@ cdef inline int plan_threads(Py_ssize_t total, Py_ssize_t tasks, int nt) noexcep
     return <int> min(<Py_ssize_t> nt, tasks)
 
 
+cdef inline sf_partial k_partial_flush(const floating *x, floating *y, Py_ssize_t n, floating sc,
+                                       const floating *next, const floating *fsrc,
+                                       floating *fdst, sf_partial fp) noexcept nogil:
+    """k_partial's three-pass store form (terms of x into y) with the rescale of another row
+    riding along: its stored terms fsrc, by its partial fp, streamed into fdst (as k_write)."""
+    cdef double lo = 0.0
+    cdef double f = sf_inverse2(fp.sum, &lo)
+    if floating is float:
+        return K.f32.partial_store_flush(x, y, n, sc, next, fsrc, fdst, f, lo)
+    else:
+        return K.f64.partial_store_flush(x, y, n, sc, next, fsrc, fdst, f, lo)
+
+
+cdef int pipelined_rows(const floating *x0, floating *y0, Py_ssize_t R, Py_ssize_t N,
+                        Py_ssize_t I, Py_ssize_t xs0, Py_ssize_t xs2, Py_ssize_t ys0,
+                        Py_ssize_t ys2, floating sc, int nt) noexcept nogil:
+    """Three-pass softmax of contiguous rows (N < SPLIT_MIN) into an output that streams: each
+    thread takes a run of consecutive rows and two row buffers; a row's terms wait in one while
+    the next row's exp pass fills the other, and that pass also streams the waiting row's
+    output (partial_store_flush). The stores then overlap arithmetic instead of running as a
+    pass of their own. The same bits as the plain loop (one_row). Nonzero when out of memory."""
+    cdef int err = 0
+    cdef int *errp = &err
+    cdef int failed = 0
+    # all set in the parallel region (initialised here: Cython makes them firstprivate)
+    cdef int t = 0, nth = 1
+    cdef Py_ssize_t r = 0, r0 = 0, r1 = 0
+    cdef floating *bufs = NULL
+    cdef floating *cur = NULL
+    cdef floating *prev = NULL
+    cdef floating *tmp = NULL
+    cdef const floating *nxt = NULL
+    cdef sf_partial p, pp
+    p.max = p.sum = p.rest = 0
+    pp = p
+    with parallel(num_threads=nt):
+        nth = sf_omp_thread_count()
+        t = threadid()
+        r0 = R * t // nth
+        r1 = R * (t + 1) // nth
+        bufs = <floating *> sf_scratch_get(2 * N * sizeof(floating))
+        if bufs == NULL:
+            errp[0] = 1
+        elif r0 < r1:
+            prev = bufs
+            cur = bufs + N
+            nxt = row_at(x0, r0 + 1, I, xs0, xs2) if r0 + 1 < r1 else <floating *> NULL
+            pp = k_partial(SF_THREE_PASS, row_at(x0, r0, I, xs0, xs2), prev, N, sc, 0, &failed,
+                           nxt)
+            for r in range(r0 + 1, r1):
+                nxt = row_at(x0, r + 1, I, xs0, xs2) if r + 1 < r1 else <floating *> NULL
+                p = k_partial_flush(row_at(x0, r, I, xs0, xs2), cur, N, sc, nxt, prev,
+                                    row_at(y0, r - 1, I, ys0, ys2), pp)
+                tmp = prev
+                prev = cur
+                cur = tmp
+                pp = p
+            k_write(False, SF_THREE_PASS, <floating *> NULL, row_at(y0, r1 - 1, I, ys0, ys2), N,
+                    sc, 0, pp, pp, prev, True)
+            sf_stream_fence()
+        sf_scratch_release(bufs)
+    return err
+
+
 cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *y0,
                      Py_ssize_t O, Py_ssize_t N, Py_ssize_t I,
                      Py_ssize_t xs0, Py_ssize_t xs1, Py_ssize_t xs2,
@@ -623,6 +696,10 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
         if stream:
             sf_stream_fence()
         sf_scratch_release(buf)
+    elif need_buf and not strided and (<size_t> y0) % isz == 0:
+        # three-pass softmax rows whose outputs stream: pipelined across rows
+        rc = pipelined_rows(x0, y0, R, N, I, xs0, xs2, ys0, ys2, sc,
+                            plan_threads(R * N, R, num_threads))
     else:
         nt = plan_threads(R * N, R, num_threads)
         if nt == 1 and not need_buf:

@@ -241,6 +241,7 @@ void sf_scratch_release(void *p) {
 #ifdef _OPENMP
 #include <omp.h>
 int sf_omp_max_threads(void) { return omp_get_max_threads(); }
+int sf_omp_thread_count(void) { return omp_get_num_threads(); }
 int sf_have_openmp(void) { return 1; }
 /* A barrier of the enclosing parallel region (an orphaned directive binds to it): Cython's
  * prange inside `with parallel()` ends with nowait, and has no barrier statement of its own. */
@@ -250,5 +251,6 @@ void sf_omp_barrier(void) {
 #else
 void sf_omp_barrier(void) {}
 int sf_omp_max_threads(void) { return 1; }
+int sf_omp_thread_count(void) { return 1; }
 int sf_have_openmp(void) { return 0; }
 #endif

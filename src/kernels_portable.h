@@ -48,6 +48,9 @@
 #ifdef SF_F32_RADDEXP
 #define FAST_RADDEXP SF_F32_RADDEXP
 #endif
+#ifdef SF_F32_RADDEXP_FLUSH
+#define FAST_RADDEXP_FLUSH SF_F32_RADDEXP_FLUSH
+#endif
 #ifdef SF_F32_RESCALE
 #define FAST_RESCALE SF_F32_RESCALE
 #endif
@@ -60,6 +63,7 @@
 #include "kernels_portable.inc"
 #undef FAST_RMAX
 #undef FAST_RADDEXP
+#undef FAST_RADDEXP_FLUSH
 #undef FAST_RESCALE
 #undef FAST_WRITE_SOFTMAX
 #undef FAST_WRITE_LOG
@@ -114,6 +118,9 @@
 #endif
 #ifdef SF_F64_RADDEXP
 #define FAST_RADDEXP SF_F64_RADDEXP
+#endif
+#ifdef SF_F64_RADDEXP_FLUSH
+#define FAST_RADDEXP_FLUSH SF_F64_RADDEXP_FLUSH
 #endif
 #ifdef SF_F64_RESCALE
 #define FAST_RESCALE SF_F64_RESCALE
@@ -202,6 +209,7 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
         .partial_three_pass = SF_NAME(dt, partial_three_pass, SF_ISA),                            \
         .partial_online = SF_NAME(dt, partial_online, SF_ISA),                                    \
         .partial_store = SF_NAME(dt, partial_store, SF_ISA),                                      \
+        .partial_store_flush = SF_NAME(dt, partial_store_flush, SF_ISA),                          \
         .partial_two_pass = SF_NAME(dt, partial_two_pass, SF_ISA),                                \
         .rescale = SF_NAME(dt, rescale, SF_ISA), .write_softmax = SF_NAME(dt, write_softmax, SF_ISA), \
         .write_log_softmax = SF_NAME(dt, write_log_softmax, SF_ISA),                              \

@@ -44,6 +44,13 @@ typedef struct sf_partial {
         sf_partial (*partial_online)(const T *x, ptrdiff_t n, T scale);                            \
         /* y = exp(scale*x - max) * 2^BIAS with the block's own max; returns (max, sum) */          \
         sf_partial (*partial_store)(const T *x, T *y, ptrdiff_t n, T scale, const T *next);        \
+        /* partial_store (the same bits) with another row's rescale riding along its exp pass:    \
+         * rescale(fsrc, fdst, n, factor, factor_lo, stream=1) of that row, n elements too; fdst \
+         * aligned to T. Where the ISA has a fused kernel, the output stores of one row then      \
+         * overlap the next row's arithmetic; else the two passes run one after the other. */    \
+        sf_partial (*partial_store_flush)(const T *x, T *y, ptrdiff_t n, T scale, const T *next,   \
+                                          const T *fsrc, T *fdst, double factor,                  \
+                                          double factor_lo);                                      \
         /* extended-range sum of exp(scale*x - shift); returns nonzero when a value lies too far  \
          * above the shift for the range reduction (caller falls back to the online algorithm) */ \
         int (*partial_two_pass)(const T *x, ptrdiff_t n, T scale, T shift, sf_partial *out);       \
@@ -164,6 +171,7 @@ void sf_scratch_release(void *p);
 
 /* OpenMP facts of this build (1 and 0 without OpenMP). */
 int sf_omp_max_threads(void);
+int sf_omp_thread_count(void); /* threads of the enclosing parallel region (1 outside) */
 void sf_omp_barrier(void);
 int sf_have_openmp(void);
 
