@@ -36,6 +36,9 @@ cdef extern from "softmax_fast.h" nogil:
     ctypedef sf_partial (*f32_store_flush_fn)(const float *, float *, Py_ssize_t, float,
                                               const float *, const float *, float *, double,
                                               double) noexcept nogil
+    ctypedef sf_partial (*f32_flush_log_fn)(const float *, Py_ssize_t, float, const float *,
+                                            const float *, float *, double, double,
+                                            double) noexcept nogil
     ctypedef int (*f32_two_pass_fn)(const float *, Py_ssize_t, float, float, sf_partial *) noexcept nogil
     ctypedef void (*f32_rescale_fn)(const float *, float *, Py_ssize_t, double, double, int) noexcept nogil
     ctypedef void (*f32_write_fn)(const float *, float *, Py_ssize_t, float, double, double, double,
@@ -56,6 +59,9 @@ cdef extern from "softmax_fast.h" nogil:
     ctypedef sf_partial (*f64_store_flush_fn)(const double *, double *, Py_ssize_t, double,
                                               const double *, const double *, double *, double,
                                               double) noexcept nogil
+    ctypedef sf_partial (*f64_flush_log_fn)(const double *, Py_ssize_t, double, const double *,
+                                            const double *, double *, double, double,
+                                            double) noexcept nogil
     ctypedef void (*f64_rescale_fn)(const double *, double *, Py_ssize_t, double, double, int) noexcept nogil
     ctypedef void (*f64_write_fn)(const double *, double *, Py_ssize_t, double, double, double, double,
                                   int) noexcept nogil
@@ -73,6 +79,7 @@ cdef extern from "softmax_fast.h" nogil:
         f32_online_fn partial_online
         f32_store_fn partial_store
         f32_store_flush_fn partial_store_flush
+        f32_flush_log_fn partial_flush_log
         f32_two_pass_fn partial_two_pass
         f32_rescale_fn rescale
         f32_write_fn write_softmax
@@ -90,6 +97,7 @@ cdef extern from "softmax_fast.h" nogil:
         f64_online_fn partial_online
         f64_store_fn partial_store
         f64_store_flush_fn partial_store_flush
+        f64_flush_log_fn partial_flush_log
         f64_two_pass_fn partial_two_pass
         f64_rescale_fn rescale
         f64_write_fn write_softmax
@@ -587,27 +595,36 @@ cdef inline int plan_threads(Py_ssize_t total, Py_ssize_t tasks, int nt) noexcep
     return <int> min(<Py_ssize_t> nt, tasks)
 
 
-cdef inline sf_partial k_partial_flush(const floating *x, floating *y, Py_ssize_t n, floating sc,
-                                       const floating *next, const floating *fsrc,
+cdef inline sf_partial k_partial_flush(bint lg, const floating *x, floating *y, Py_ssize_t n,
+                                       floating sc, const floating *next, const floating *fsrc,
                                        floating *fdst, sf_partial fp) noexcept nogil:
-    """k_partial's three-pass store form (terms of x into y) with the rescale of another row
-    riding along: its stored terms fsrc, by its partial fp, streamed into fdst (as k_write)."""
-    cdef double lo = 0.0
-    cdef double f = sf_inverse2(fp.sum, &lo)
+    """k_partial's three-pass form (softmax: the terms of x stored into y) with another row's
+    write pass riding along, streamed into fdst, as k_write would do it from that row's
+    partial fp: softmax rescales its stored terms fsrc, log_softmax writes from its x, fsrc."""
+    cdef double lo = 0.0, f
+    if lg:
+        if floating is float:
+            return K.f32.partial_flush_log(x, n, sc, next, fsrc, fdst, fp.max, log1p(fp.rest),
+                                           0.0)
+        else:
+            f = sf_log1p2(fp.rest, &lo)
+            return K.f64.partial_flush_log(x, n, sc, next, fsrc, fdst, fp.max, f, lo)
+    f = sf_inverse2(fp.sum, &lo)
     if floating is float:
         return K.f32.partial_store_flush(x, y, n, sc, next, fsrc, fdst, f, lo)
     else:
         return K.f64.partial_store_flush(x, y, n, sc, next, fsrc, fdst, f, lo)
 
 
-cdef int pipelined_rows(const floating *x0, floating *y0, Py_ssize_t R, Py_ssize_t N,
+cdef int pipelined_rows(bint lg, const floating *x0, floating *y0, Py_ssize_t R, Py_ssize_t N,
                         Py_ssize_t I, Py_ssize_t xs0, Py_ssize_t xs2, Py_ssize_t ys0,
                         Py_ssize_t ys2, floating sc, int nt) noexcept nogil:
-    """Three-pass softmax of contiguous rows (N < SPLIT_MIN) into an output that streams: each
-    thread takes a run of consecutive rows and two row buffers; a row's terms wait in one while
-    the next row's exp pass fills the other, and that pass also streams the waiting row's
-    output (partial_store_flush). The stores then overlap arithmetic instead of running as a
-    pass of their own. The same bits as the plain loop (one_row). Nonzero when out of memory."""
+    """Three-pass softmax (log_softmax) of contiguous rows (N < SPLIT_MIN) into an output that
+    streams, pipelined: each thread takes a run of consecutive rows, and a row's output is
+    written, streamed, during the next row's exp pass (k_partial_flush), so that the stores
+    overlap arithmetic instead of running as a pass of their own. softmax keeps a row's terms
+    in one of two row buffers until then. The same bits as the plain loop (one_row). Nonzero
+    when out of memory."""
     cdef int err = 0
     cdef int *errp = &err
     cdef int failed = 0
@@ -627,25 +644,29 @@ cdef int pipelined_rows(const floating *x0, floating *y0, Py_ssize_t R, Py_ssize
         t = threadid()
         r0 = R * t // nth
         r1 = R * (t + 1) // nth
-        bufs = <floating *> sf_scratch_get(2 * N * sizeof(floating))
-        if bufs == NULL:
-            errp[0] = 1
-        elif r0 < r1:
+        bufs = NULL
+        if not lg:
+            bufs = <floating *> sf_scratch_get(2 * N * sizeof(floating))
+            if bufs == NULL:
+                errp[0] = 1
+        if r0 < r1 and (lg or bufs != NULL):
             prev = bufs
-            cur = bufs + N
+            cur = (bufs + N) if bufs != NULL else <floating *> NULL
             nxt = row_at(x0, r0 + 1, I, xs0, xs2) if r0 + 1 < r1 else <floating *> NULL
             pp = k_partial(SF_THREE_PASS, row_at(x0, r0, I, xs0, xs2), prev, N, sc, 0, &failed,
                            nxt)
             for r in range(r0 + 1, r1):
                 nxt = row_at(x0, r + 1, I, xs0, xs2) if r + 1 < r1 else <floating *> NULL
-                p = k_partial_flush(row_at(x0, r, I, xs0, xs2), cur, N, sc, nxt, prev,
+                # the waiting row's source: its stored terms (softmax) or its x (log_softmax)
+                p = k_partial_flush(lg, row_at(x0, r, I, xs0, xs2), cur, N, sc, nxt,
+                                    prev if not lg else row_at(x0, r - 1, I, xs0, xs2),
                                     row_at(y0, r - 1, I, ys0, ys2), pp)
                 tmp = prev
                 prev = cur
                 cur = tmp
                 pp = p
-            k_write(False, SF_THREE_PASS, <floating *> NULL, row_at(y0, r1 - 1, I, ys0, ys2), N,
-                    sc, 0, pp, pp, prev, True)
+            k_write(lg, SF_THREE_PASS, row_at(x0, r1 - 1, I, xs0, xs2),
+                    row_at(y0, r1 - 1, I, ys0, ys2), N, sc, 0, pp, pp, prev, True)
             sf_stream_fence()
         sf_scratch_release(bufs)
     return err
@@ -696,9 +717,10 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
         if stream:
             sf_stream_fence()
         sf_scratch_release(buf)
-    elif need_buf and not strided and (<size_t> y0) % isz == 0:
-        # three-pass softmax rows whose outputs stream: pipelined across rows
-        rc = pipelined_rows(x0, y0, R, N, I, xs0, xs2, ys0, ys2, sc,
+    elif (stream and not strided and algorithm == SF_THREE_PASS and N < SPLIT_MIN
+          and (<size_t> y0) % isz == 0):
+        # three-pass rows whose outputs stream: pipelined across rows
+        rc = pipelined_rows(log_out, x0, y0, R, N, I, xs0, xs2, ys0, ys2, sc,
                             plan_threads(R * N, R, num_threads))
     else:
         nt = plan_threads(R * N, R, num_threads)

@@ -177,9 +177,16 @@ SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vl
     return *a;
 }
 
-/* The flush riding along an exp pass (sf_f32_raddexp_flush__avx512): fdst = fsrc * (fh + fl)
- * streamed, 64 elements per 64 terms, the first up to fdst's next 64-byte boundary plain. */
-#define SF_F32_FLUSH_OP(v) _mm512_fmadd_ps((v), vfh, _mm512_mul_ps((v), vfl))
+/* The flush riding along an exp pass (sf_f32_raddexp_flush__avx512): another row's write
+ * pass, fdst = OP(fsrc) streamed, 64 elements per 64 terms, the first up to fdst's next
+ * 64-byte boundary plain. OP (flush kind 1): fsrc * (fh + fl), a softmax row's stored terms
+ * times its factor (sf_f32_store_scaled__avx512); kind 2: (scale * fsrc - fh) - fl, a
+ * log_softmax row's x, max and log-sum (sf_f32_write_log__avx512). */
+#define SF_FLUSH_RESCALE 1
+#define SF_FLUSH_LOG 2
+#define SF_F32_FLUSH_OP(v)                                                                        \
+    (flush == SF_FLUSH_RESCALE ? _mm512_fmadd_ps((v), vfh, _mm512_mul_ps((v), vfl))               \
+                               : _mm512_sub_ps(_mm512_sub_ps(SF_F32_SCALED(unit, (v), vs), vfh), vfl))
 #define SF_F32_FLUSH_STREAM16(j) \
     _mm512_stream_ps(fdst + (j), SF_F32_FLUSH_OP(_mm512_loadu_ps(fsrc + (j))))
 #define SF_F32_FLUSH_MASKED(j, k) \
@@ -266,8 +273,23 @@ static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n
                                            float shift, const float *next, const float *fsrc,
                                            float *fdst, float fh, float fl) {
     if (scale == 1.0f)
-        return sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 1, NULL, 1, fsrc, fdst, fh, fl);
-    return sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 0, NULL, 1, fsrc, fdst, fh, fl);
+        return sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 1, NULL,
+                                           SF_FLUSH_RESCALE, fsrc, fdst, fh, fl);
+    return sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 0, NULL, SF_FLUSH_RESCALE,
+                                       fsrc, fdst, fh, fl);
+}
+
+/* The sum form of sf_f32_raddexp__avx512 (with *rest, the same bits) with a log_softmax row's
+ * write pass riding along: fdst = (scale * fsrc - max) - log_sum, streamed. */
+static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, float scale,
+                                               float shift, const float *next, double *rest,
+                                               const float *fsrc, float *fdst, float max,
+                                               float log_sum) {
+    if (scale == 1.0f)
+        return sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, 1, rest,
+                                           SF_FLUSH_LOG, fsrc, fdst, max, log_sum);
+    return sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, 0, rest, SF_FLUSH_LOG,
+                                       fsrc, fdst, max, log_sum);
 }
 
 /* The write passes: y[i] = OP(x[i]) 64 lanes a step, the last 1..63 lanes masked. With
@@ -510,7 +532,8 @@ static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, do
 static double sf_f64_raddexp_flush__avx512(const double *x, double *y, ptrdiff_t n, double scale,
                                            double shift, const double *next, const double *fsrc,
                                            double *fdst, double fh, double fl) {
-    return sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, NULL, 1, fsrc, fdst, fh, fl);
+    return sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, NULL, SF_FLUSH_RESCALE, fsrc,
+                                       fdst, fh, fl);
 }
 
 #define SF_F64_WRITE_LOOP(x, y, n, stream, OP)                                                    \
@@ -1116,6 +1139,7 @@ SF_ELEMENTWISE_LOOP__AVX512(sf_f64_log_sigmoid__avx512, double, __m512d, 8, __mm
 #define SF_F32_RMAX sf_f32_rmax__avx512
 #define SF_F32_RADDEXP sf_f32_raddexp__avx512
 #define SF_F32_RADDEXP_FLUSH sf_f32_raddexp_flush__avx512
+#define SF_F32_RADDEXP_FLUSH_LOG sf_f32_raddexp_flush_log__avx512
 #define SF_F32_RESCALE sf_f32_store_scaled__avx512
 #define SF_F32_WRITE_SOFTMAX sf_f32_store_exp__avx512
 #define SF_F32_WRITE_LOG sf_f32_write_log__avx512

@@ -51,6 +51,9 @@
 #ifdef SF_F32_RADDEXP_FLUSH
 #define FAST_RADDEXP_FLUSH SF_F32_RADDEXP_FLUSH
 #endif
+#ifdef SF_F32_RADDEXP_FLUSH_LOG
+#define FAST_RADDEXP_FLUSH_LOG SF_F32_RADDEXP_FLUSH_LOG
+#endif
 #ifdef SF_F32_RESCALE
 #define FAST_RESCALE SF_F32_RESCALE
 #endif
@@ -64,6 +67,7 @@
 #undef FAST_RMAX
 #undef FAST_RADDEXP
 #undef FAST_RADDEXP_FLUSH
+#undef FAST_RADDEXP_FLUSH_LOG
 #undef FAST_RESCALE
 #undef FAST_WRITE_SOFTMAX
 #undef FAST_WRITE_LOG
@@ -210,6 +214,7 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
         .partial_online = SF_NAME(dt, partial_online, SF_ISA),                                    \
         .partial_store = SF_NAME(dt, partial_store, SF_ISA),                                      \
         .partial_store_flush = SF_NAME(dt, partial_store_flush, SF_ISA),                          \
+        .partial_flush_log = SF_NAME(dt, partial_flush_log, SF_ISA),                              \
         .partial_two_pass = SF_NAME(dt, partial_two_pass, SF_ISA),                                \
         .rescale = SF_NAME(dt, rescale, SF_ISA), .write_softmax = SF_NAME(dt, write_softmax, SF_ISA), \
         .write_log_softmax = SF_NAME(dt, write_log_softmax, SF_ISA),                              \

@@ -51,6 +51,11 @@ typedef struct sf_partial {
         sf_partial (*partial_store_flush)(const T *x, T *y, ptrdiff_t n, T scale, const T *next,   \
                                           const T *fsrc, T *fdst, double factor,                  \
                                           double factor_lo);                                      \
+        /* partial_three_pass with another row's write_log_softmax(fsrc, fdst, n, scale, max,     \
+         * log_sum, log_lo, stream=1) riding along, as partial_store_flush */                    \
+        sf_partial (*partial_flush_log)(const T *x, ptrdiff_t n, T scale, const T *next,           \
+                                        const T *fsrc, T *fdst, double max, double log_sum,       \
+                                        double log_lo);                                           \
         /* extended-range sum of exp(scale*x - shift); returns nonzero when a value lies too far  \
          * above the shift for the range reduction (caller falls back to the online algorithm) */ \
         int (*partial_two_pass)(const T *x, ptrdiff_t n, T scale, T shift, sf_partial *out);       \
