@@ -205,7 +205,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         SF_F32_FLUSH_MASKED(0, (__mmask16)((1u << j) - 1));
     }
     const __m512 vlow = _mm512_set1_ps(sf_f32_low_of(shift));
-    const int to_l1 = sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
+    const int to_l1 = flush != SF_FLUSH_RESCALE && sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
     const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
