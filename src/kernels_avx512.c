@@ -110,15 +110,25 @@ static inline float sf_f32_low_of(float shift) {
     return low;
 }
 
+/* A shift whose float spacing is wider than the floor's distance (|shift| >= 2^31, or not
+ * finite): a v just below it is then ulp(shift) >= 256 below, and far larger shifts leave
+ * v - shift beyond the reach of the reduction (round(d/ln2) by the magic number), which then
+ * gives inf or NaN instead of 0. Such rows take the `wide` form of the kernels. */
+SF_INLINE int sf_f32_wide_shift(float shift) { return !(fabsf(shift) < 0x1p31f); }
+
 /* exp(v - shift) * 2^64 with v - shift taken exactly (the terms that become outputs): v is
  * first raised to low = sf_f32_low_of(shift) (NaN stays NaN: vmaxps returns its second
  * operand), so that TwoSum's difference and error are finite and need neither a clamp nor a
- * mask: the rounding error of v - shift simply joins the reduced argument. */
-SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low) {
+ * mask: the rounding error of v - shift simply joins the reduced argument. With `wide`
+ * (sf_f32_wide_shift) the difference is raised to the floor too, where the term is exactly 0
+ * (lo is 0 there: v - shift is exact, Sterbenz); one more operation a vector (7% of the exp
+ * pass), which only those rows pay. */
+SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low, const int wide) {
     v = _mm512_max_ps(low, v);
-    const __m512 hi = _mm512_sub_ps(v, shift);
+    __m512 hi = _mm512_sub_ps(v, shift);
     const __m512 bv = _mm512_sub_ps(hi, v);
     const __m512 lo = _mm512_sub_ps(_mm512_sub_ps(v, _mm512_sub_ps(hi, bv)), _mm512_add_ps(shift, bv));
+    if (wide) hi = _mm512_max_ps(_mm512_set1_ps(F32_AVX512_FLOOR), hi); /* NaN stays NaN */
     return sf_f32_exp_core__avx512(hi, lo, 1);
 }
 
@@ -163,16 +173,17 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
  * are made of terms far below the max, where a rounded difference would cost |d| u. */
 SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vlow,
                                      __mmask16 live, __mmask16 countable, int store,
-                                     const int unit, __m512 *a, ptrdiff_t *ones) {
+                                     const int unit, const int wide, __m512 *a,
+                                     ptrdiff_t *ones) {
     const __m512 v = SF_F32_SCALED(unit, xv, vs);
     if (store) {
-        const __m512 e = _mm512_maskz_mov_ps(live, sf_f32_exp_of_diff__avx512(v, vsh, vlow));
+        const __m512 e = _mm512_maskz_mov_ps(live, sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide));
         *a = _mm512_add_ps(*a, e);
         return e;
     }
     /* countable is 0 when the shift is +inf: inf - inf is NaN, not a 1 */
     const __mmask16 one = _mm512_mask_cmp_ps_mask(live & countable, v, vsh, _CMP_EQ_OQ);
-    *a = _mm512_mask_add_ps(*a, (__mmask16)(live & ~one), *a, sf_f32_exp_of_diff__avx512(v, vsh, vlow));
+    *a = _mm512_mask_add_ps(*a, (__mmask16)(live & ~one), *a, sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide));
     *ones += __builtin_popcount(one);
     return *a;
 }
@@ -194,7 +205,8 @@ SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vl
 
 SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                              float shift, const float *next, const int store,
-                                             const int unit, double *rest, const int flush,
+                                             const int unit, const int wide, double *rest,
+                                             const int flush,
                                              const float *fsrc, float *fdst, float fh, float fl) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
     const __m512 vfh = _mm512_set1_ps(fh), vfl = _mm512_set1_ps(fl);
@@ -215,10 +227,10 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 64 <= end; i += 64) {
             if (next) sf_prefetch_256(next + i, to_l1);
-            const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, vlow, all, countable, store, unit, &a0, &ones);
-            const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, vlow, all, countable, store, unit, &a1, &ones);
-            const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, vlow, all, countable, store, unit, &a2, &ones);
-            const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, vlow, all, countable, store, unit, &a3, &ones);
+            const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, vlow, all, countable, store, unit, wide, &a0, &ones);
+            const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, vlow, all, countable, store, unit, wide, &a1, &ones);
+            const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, vlow, all, countable, store, unit, wide, &a2, &ones);
+            const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, vlow, all, countable, store, unit, wide, &a3, &ones);
             if (store) {
                 _mm512_storeu_ps(y + i, e0);
                 _mm512_storeu_ps(y + i + 16, e1);
@@ -236,7 +248,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
             const __mmask16 k = end - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (end - i)) - 1);
             /* lanes past the end add nothing */
-            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, vlow, k, countable, store, unit, &a1, &ones);
+            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, vlow, k, countable, store, unit, wide, &a1, &ones);
             if (store) _mm512_mask_storeu_ps(y + i, k, e);
         }
         i = end;
@@ -256,11 +268,15 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
 
 static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                      float shift, const float *next, double *rest) {
-    if (scale == 1.0f)
-        return y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 1, NULL, 0, NULL, NULL, 0, 0)
-                 : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, 1, rest, 0, NULL, NULL, 0, 0);
-    return y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 0, NULL, 0, NULL, NULL, 0, 0)
-             : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, 0, rest, 0, NULL, NULL, 0, 0);
+#define SF_CALL(unit, wide)                                                                       \
+    (y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, NULL, 0, NULL,  \
+                                     NULL, 0, 0)                                                 \
+       : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, rest, 0,     \
+                                     NULL, NULL, 0, 0))
+    /* the rare wide rows skip the scale == 1 saving (a multiply by 1 is exact: the same bits) */
+    if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1);
+    return scale == 1.0f ? SF_CALL(1, 0) : SF_CALL(0, 0);
+#undef SF_CALL
 }
 
 /* The store form of sf_f32_raddexp__avx512 (y = the biased terms, the same bits) with another
@@ -272,11 +288,12 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
 static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                            float shift, const float *next, const float *fsrc,
                                            float *fdst, float fh, float fl) {
-    if (scale == 1.0f)
-        return sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 1, NULL,
-                                           SF_FLUSH_RESCALE, fsrc, fdst, fh, fl);
-    return sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, 0, NULL, SF_FLUSH_RESCALE,
-                                       fsrc, fdst, fh, fl);
+#define SF_CALL(unit, wide)                                                                       \
+    sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, NULL,                \
+                                SF_FLUSH_RESCALE, fsrc, fdst, fh, fl)
+    if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1);
+    return scale == 1.0f ? SF_CALL(1, 0) : SF_CALL(0, 0);
+#undef SF_CALL
 }
 
 /* The sum form of sf_f32_raddexp__avx512 (with *rest, the same bits) with a log_softmax row's
@@ -285,11 +302,12 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
                                                float shift, const float *next, double *rest,
                                                const float *fsrc, float *fdst, float max,
                                                float log_sum) {
-    if (scale == 1.0f)
-        return sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, 1, rest,
-                                           SF_FLUSH_LOG, fsrc, fdst, max, log_sum);
-    return sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, 0, rest, SF_FLUSH_LOG,
-                                       fsrc, fdst, max, log_sum);
+#define SF_CALL(unit, wide)                                                                       \
+    sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, rest,             \
+                                SF_FLUSH_LOG, fsrc, fdst, max, log_sum)
+    if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1);
+    return scale == 1.0f ? SF_CALL(1, 0) : SF_CALL(0, 0);
+#undef SF_CALL
 }
 
 /* The write passes: y[i] = OP(x[i]) 64 lanes a step, the last 1..63 lanes masked. With
@@ -344,8 +362,13 @@ static void sf_f32_store_exp__avx512(const float *x, float *y, ptrdiff_t n, floa
     const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(max);
     const __m512 vlow = _mm512_set1_ps(sf_f32_low_of(max));
     const __m512 vh = _mm512_set1_ps(hi), vl = _mm512_set1_ps(lo);
-#define SF_OP(v) sf_f32_mul_factor__avx512(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm, vlow), vh, vl)
-    SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP);
+#define SF_OP(v) sf_f32_mul_factor__avx512(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm, vlow, 0), vh, vl)
+#define SF_OP_WIDE(v) sf_f32_mul_factor__avx512(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm, vlow, 1), vh, vl)
+    if (sf_f32_wide_shift(max))
+        SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP_WIDE);
+    else
+        SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP);
+#undef SF_OP_WIDE
 #undef SF_OP
 }
 
