@@ -589,6 +589,18 @@ cdef inline const floating *next_row(const floating *x0, Py_ssize_t r, Py_ssize_
     return row_at(x0, r + 1, I, s0, s2) if r + 1 < R and s1 == 1 else NULL
 
 
+cdef inline Py_ssize_t panel_skew(const void *x, Py_ssize_t isz, Py_ssize_t xs1) noexcept nogil:
+    """Columns of x before its next 64-byte boundary, when every row shares that alignment (0
+    otherwise): the panels of a non-last axis are laid on a grid that starts that many columns
+    early, so that each full panel's rows are whole cache lines (a panel 16 bytes off the line
+    reads 5 lines a row instead of 4: 1000 x 1024 float32 axis 0 from np.empty, 2 threads,
+    630 -> 545 us). Columns are independent: the cut changes no bit."""
+    cdef size_t a = <size_t> x % 64
+    if a == 0 or a % isz != 0 or (xs1 * isz) % 64 != 0:
+        return 0
+    return (64 - <Py_ssize_t> a) // isz
+
+
 cdef inline int plan_threads(Py_ssize_t total, Py_ssize_t tasks, int nt) noexcept nogil:
     if total < PARALLEL_MIN or tasks < 2:
         return 1
@@ -680,7 +692,7 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
     """softmax (or log_softmax) along the middle axis of an (O, N, I) strided block (strides in
     elements); the parallel plan of the module docstring. Returns nonzero when out of memory."""
     cdef Py_ssize_t isz = sizeof(floating)
-    cdef Py_ssize_t R = O * I, r, panels, t, o, c0, w
+    cdef Py_ssize_t R = O * I, r, panels, t, o, c0, w, skew
     cdef int nt, rc = 0
     cdef bint strided = xs1 != 1 or ys1 != 1
     cdef bint stream = (STREAM_ENABLED and algorithm != SF_TWO_PASS and ys1 == 1
@@ -694,12 +706,15 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
     cdef int *errp = &err
     if I > 1 and xs2 == 1 and ys2 == 1:
         # a non-last axis over contiguous columns: panels of columns, vectorized across them
-        panels = (I + COLUMN_PANEL - 1) // COLUMN_PANEL
+        skew = panel_skew(x0, sizeof(floating), xs1)
+        if skew:
+            skew = COLUMN_PANEL - skew  # the grid starts at column -skew
+        panels = (I + skew + COLUMN_PANEL - 1) // COLUMN_PANEL
         nt = plan_threads(O * N * I, O * panels, num_threads)
         for t in prange(O * panels, num_threads=nt, schedule='static'):
             o = t // panels
-            c0 = (t % panels) * COLUMN_PANEL
-            w = min(COLUMN_PANEL, I - c0)
+            c0 = max((t % panels) * COLUMN_PANEL - skew, 0)
+            w = min((t % panels + 1) * COLUMN_PANEL - skew, I) - c0
             k_columns(log_out, algorithm, x0 + o * xs0 + c0, y0 + o * ys0 + c0, N, w,
                       xs1, ys1, sc)
     elif N >= SPLIT_MIN and R < num_threads:
@@ -802,15 +817,18 @@ cdef int run_logsumexp(const floating *x0, floating *out0, Py_ssize_t O, Py_ssiz
                        Py_ssize_t os0, Py_ssize_t os1, floating sc, int num_threads) noexcept nogil:
     """logsumexp along the middle axis of an (O, N, I) strided block into out[o, i] (strides in
     elements). Returns nonzero when out of memory."""
-    cdef Py_ssize_t panels, t, o, c0, w
+    cdef Py_ssize_t panels, t, o, c0, w, skew
     cdef int nt
     if I > 1 and xs2 == 1:
-        panels = (I + COLUMN_PANEL - 1) // COLUMN_PANEL
+        skew = panel_skew(x0, sizeof(floating), xs1)
+        if skew:
+            skew = COLUMN_PANEL - skew  # the grid starts at column -skew
+        panels = (I + skew + COLUMN_PANEL - 1) // COLUMN_PANEL
         nt = plan_threads(O * N * I, O * panels, num_threads)
         for t in prange(O * panels, num_threads=nt, schedule='static'):
             o = t // panels
-            c0 = (t % panels) * COLUMN_PANEL
-            w = min(COLUMN_PANEL, I - c0)
+            c0 = max((t % panels) * COLUMN_PANEL - skew, 0)
+            w = min((t % panels + 1) * COLUMN_PANEL - skew, I) - c0
             if floating is float:
                 K.f32.logsumexp_columns(x0 + o * xs0 + c0, out0 + o * os0 + c0 * os1, N, w,
                                         xs1, os1, sc)

@@ -153,6 +153,24 @@ def test_columns(isa, algorithm, dtype, shape, rng):
         assert_logsumexp_close(call(sf.logsumexp, x3, 1), x3, 1, result_dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_columns_same_bits_at_any_alignment(isa, dtype, rng):
+    """The panels of a non-last axis start at the array's first 64-byte boundary (whole cache
+    lines a row): where the cut falls must change no bit of any column."""
+    vals = logits(rng, (300, 128), dtype)
+    store = np.empty(vals.size + 16, dtype)
+    want = None
+    for off in range(16):
+        x = store[off:off + vals.size].reshape(vals.shape)
+        x[...] = vals
+        got = [call(sf.softmax, x, 0), call(sf.log_softmax, x, 0), call(sf.logsumexp, x, 0)]
+        if want is None:
+            want = got
+            assert_softmax_close(got[0], vals, 0)
+        for g, w in zip(got, want):
+            assert np.array_equal(g, w, equal_nan=True), f"offset {off} elements"
+
+
 def test_empty_axis_tuple(rng):
     """axis=() reduces nothing: every element is its own slice."""
     x = logits(rng, (3, 4))
