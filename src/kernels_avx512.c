@@ -924,6 +924,40 @@ static float sf_half_load_max__avx512(const uint16_t *x, float *buf, ptrdiff_t n
     return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
 }
 
+/* The max of a float16 or bfloat16 row read as 16-bit integers, 32 lanes a vector and no
+ * conversion (softmax with scale 1, whose pass 2 then reads x itself: the float32 copy of the
+ * row is never written). Both formats are sign and magnitude, so flipping the magnitude bits of
+ * the negative values orders them as signed integers. A NaN of either sign is no number here:
+ * it ends up above +inf or below -inf, and either way pass 2's sum is NaN and so is every
+ * output, as with pass 1's float max, which skips it. Returns the max as float32 (exact). */
+SF_INLINE __m512i sf_half_order_key__avx512(__m512i h) {
+    return _mm512_xor_si512(h, _mm512_and_si512(_mm512_srai_epi16(h, 15), _mm512_set1_epi16(0x7fff)));
+}
+
+static float sf_half_max__avx512(const uint16_t *x, ptrdiff_t n, int bf16) {
+    const __m512i lowest = _mm512_set1_epi16((short)0x8000); /* the key of no value: below -inf */
+    __m512i m0 = lowest, m1 = lowest;
+    ptrdiff_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        m0 = _mm512_max_epi16(m0, sf_half_order_key__avx512(_mm512_loadu_si512(x + i)));
+        m1 = _mm512_max_epi16(m1, sf_half_order_key__avx512(_mm512_loadu_si512(x + i + 32)));
+    }
+    for (; i < n; i += 32) {
+        const __mmask32 k = n - i >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (n - i)) - 1);
+        m1 = _mm512_mask_max_epi16(m1, k, m1, sf_half_order_key__avx512(_mm512_maskz_loadu_epi16(k, x + i)));
+    }
+    __m512i m = _mm512_max_epi16(m0, m1);
+    __m256i h = _mm256_max_epi16(_mm512_castsi512_si256(m), _mm512_extracti64x4_epi64(m, 1));
+    __m128i q = _mm_max_epi16(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    q = _mm_max_epi16(q, _mm_shuffle_epi32(q, 0x4e));
+    q = _mm_max_epi16(q, _mm_shuffle_epi32(q, 0xb1));
+    q = _mm_max_epi16(q, _mm_srli_epi32(q, 16));
+    int16_t key = (int16_t)_mm_cvtsi128_si32(q);
+    if (key == (int16_t)0x8000) return -INFINITY; /* an empty row */
+    const uint16_t bits = (uint16_t)(key < 0 ? key ^ 0x7fff : key); /* the key back to bits */
+    return _mm512_cvtss_f32(sf_half_load16__avx512(&bits, 1, bf16));
+}
+
 /* pass 2 runs in chunks of SF_HALF_CHUNK elements: each chunk's terms are summed in float32
  * lanes and the chunk sums, as doubles, compensated in row order. A row cut across threads
  * (sf_half_expsum_chunks + sf_half_sum_chunks) gets the same chunk sums, added in the same
@@ -955,11 +989,13 @@ SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int store) {
  * the terms stored back when `store`; without, the terms equal to 1 (v == shift) are counted
  * into *ones instead of added, for log1p(sum - 1). `next`: prefetched into L2 at this pace. */
 SF_INLINE double sf_half_expsum_chunk__avx512(float *buf, ptrdiff_t n, const sf_half_shift *h,
-                                              int store, ptrdiff_t *ones, const uint16_t *next) {
+                                              int store, ptrdiff_t *ones, const uint16_t *next,
+                                              const uint16_t *x16, const int bf16) {
     ptrdiff_t i = 0;
 #define SF_HALF_TERM(off, k, a)                                                                   \
     do {                                                                                          \
-        const __m512 v_ = _mm512_maskz_loadu_ps((k), buf + i + (off));                            \
+        const __m512 v_ = x16 ? sf_half_load16__avx512(x16 + i + (off), (k), bf16)                \
+                              : _mm512_maskz_loadu_ps((k), buf + i + (off));                      \
         const __m512 e_ = sf_half_exp2__avx512(                                                   \
             h->fused ? _mm512_fmadd_ps(v_, h->vl2e, h->vc)                                        \
                      : _mm512_mul_ps(_mm512_sub_ps(v_, h->vsh), h->vl2e));                        \
@@ -1014,7 +1050,7 @@ static double sf_half_expsum__avx512(float *buf, ptrdiff_t n, float shift, int s
     for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
         const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
         sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, store, &ones,
-                                                          next ? next + i : NULL));
+                                                          next ? next + i : NULL, NULL, 0));
     }
     return sf_half_sum_finish(hi, lo, ones, store ? NULL : rest);
 }
@@ -1026,7 +1062,8 @@ static void sf_half_expsum_chunks__avx512(float *buf, ptrdiff_t n, float shift, 
     const sf_half_shift h = sf_half_shift_of__avx512(shift, store);
     for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
         const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
-        sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(buf + i, ln, &h, store, ones, NULL);
+        sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(buf + i, ln, &h, store, ones, NULL,
+                                                               NULL, 0);
     }
 }
 
@@ -1066,8 +1103,31 @@ static void sf_half_write__avx512(const float *buf, uint16_t *y, ptrdiff_t n, in
 /* the shift of pass 2: the max, or 0 for a row of only -inf (or NaN): terms 0, sum 0 */
 SF_INLINE float sf_half_safe_shift(float m) { return m == -INFINITY ? 0.0f : m; }
 
+/* softmax's pass 2 straight from x (scale 1): buf = the terms, their sum as sf_half_expsum's */
+SF_INLINE double sf_half_expsum_x__avx512(const uint16_t *x, float *buf, ptrdiff_t n, float shift,
+                                          const int bf16, const uint16_t *next) {
+    const sf_half_shift h = sf_half_shift_of__avx512(shift, 1);
+    double hi = 0, lo = 0;
+    ptrdiff_t ones = 0;
+    for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
+        const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
+        sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, 1, &ones,
+                                                          next ? next + i : NULL, x + i, bf16));
+    }
+    return sf_half_sum_finish(hi, lo, ones, NULL);
+}
+
 static void sf_half_softmax_row__avx512(const uint16_t *x, uint16_t *y, ptrdiff_t n, float scale,
                                         int bf16, int log_out, float *buf, const uint16_t *next) {
+    if (!log_out && scale == 1.0f) {
+        /* the common call: the max of the 16-bit values, then the terms from x (the same values,
+         * converted exactly, so the same bits); buf is written once instead of twice */
+        const float m = sf_half_max__avx512(x, n, bf16);
+        const double sum = bf16 ? sf_half_expsum_x__avx512(x, buf, n, sf_half_safe_shift(m), 1, next)
+                                : sf_half_expsum_x__avx512(x, buf, n, sf_half_safe_shift(m), 0, next);
+        sf_half_write__avx512(buf, y, n, bf16, 0, m, (float)(1.0 / sum));
+        return;
+    }
     const float m = sf_half_load_max__avx512(x, buf, n, scale, bf16);
     const float shift = sf_half_safe_shift(m);
     double rest;

@@ -125,6 +125,7 @@ def test_special_values(isa, dt):
     big, sub = float(fi.max), float(fi.smallest_subnormal)
     rows = [
         [0.0, 1.0, np.nan, 2.0],           # NaN: all NaN
+        [-0.0, 0.0, -np.nan, 1.0],         # a NaN with its sign bit set (below -inf as bits)
         [0.0, np.inf, 1.0, 2.0],           # +inf: all NaN
         [-np.inf] * 4,                     # only -inf: all NaN (logsumexp -inf)
         [-np.inf, 0.0, 1.0, -np.inf],      # some -inf: 0 / -inf there
@@ -144,13 +145,13 @@ def test_special_values(isa, dt):
                 np.where(np.isfinite(xd), xd, -1e300)).astype(np.float64), want_log)
             want = np.exp(exact_log)
         # DESIGN section 3: a slice holding NaN or +inf, or only -inf, is all NaN
-        want[:3] = np.nan
-        exact_log[:3] = np.nan
+        want[:4] = np.nan
+        exact_log[:4] = np.nan
         got = sf.softmax(x)
         assert_half_close(got, want, dt, "softmax specials")
         assert_half_close(sf.log_softmax(x), exact_log, dt, "log_softmax specials")
-        np.testing.assert_array_equal(sf.logsumexp(x, axis=-1).astype(np.float64)[[0, 1, 2]],
-                                      [np.nan, np.inf, -np.inf])
+        np.testing.assert_array_equal(sf.logsumexp(x, axis=-1).astype(np.float64)[[0, 1, 2, 3]],
+                                      [np.nan, np.nan, np.inf, -np.inf])
 
 
 def test_layouts_out_scale_dtype(isa, dt, rng):
