@@ -985,12 +985,18 @@ SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int store) {
     return h;
 }
 
-/* One chunk (n <= SF_HALF_CHUNK) of pass 2: the float32 lane sum of exp(v - shift) over buf,
- * the terms stored back when `store`; without, the terms equal to 1 (v == shift) are counted
- * into *ones instead of added, for log1p(sum - 1). `next`: prefetched into L2 at this pace. */
+/* One chunk (n <= SF_HALF_CHUNK) of pass 2: the float32 lane sum of exp(v - shift) over buf
+ * (or over x16, converted, when given), the terms stored into buf when `store`; without, the
+ * terms equal to 1 (v == shift) are counted into *ones instead of added, for log1p(sum - 1).
+ * At the same pace, `next` (the next row) is prefetched into L2, and `yw` (this chunk's output)
+ * into L2 for writing: pass 3's stores then find their lines owned instead of each waiting for
+ * a read for ownership ((16, 128256) log_softmax, 2 threads, benchmarks/half_ratios.py, three
+ * runs a build alternated: float16 333-351 -> 318-338 us, bfloat16 361-380 -> 343-349 us;
+ * softmax within the noise). */
 SF_INLINE double sf_half_expsum_chunk__avx512(float *buf, ptrdiff_t n, const sf_half_shift *h,
                                               int store, ptrdiff_t *ones, const uint16_t *next,
-                                              const uint16_t *x16, const int bf16) {
+                                              const uint16_t *x16, const int bf16,
+                                              uint16_t *yw) {
     ptrdiff_t i = 0;
 #define SF_HALF_TERM(off, k, a)                                                                   \
     do {                                                                                          \
@@ -1015,6 +1021,10 @@ SF_INLINE double sf_half_expsum_chunk__avx512(float *buf, ptrdiff_t n, const sf_
         if (next) { /* the next row's 128 bytes into L2 */
             _mm_prefetch((const char *)(next + i), _MM_HINT_T1);
             _mm_prefetch((const char *)(next + i) + 64, _MM_HINT_T1);
+        }
+        if (yw) {
+            _mm_prefetch((const char *)(yw + i), _MM_HINT_ET1);
+            _mm_prefetch((const char *)(yw + i) + 64, _MM_HINT_ET1);
         }
         SF_HALF_TERM(0, (__mmask16)0xffff, a0);
         SF_HALF_TERM(16, (__mmask16)0xffff, a1);
@@ -1043,14 +1053,14 @@ SF_INLINE double sf_half_sum_finish(double hi, double lo, ptrdiff_t ones, double
 /* pass 2 of a whole row: sum of exp(v - shift) over buf (terms stored back when `store`;
  * without, *rest = sum - 1 with the terms equal to 1 counted apart, for log1p(rest)). */
 static double sf_half_expsum__avx512(float *buf, ptrdiff_t n, float shift, int store,
-                                     double *rest, const uint16_t *next) {
+                                     double *rest, const uint16_t *next, uint16_t *y) {
     const sf_half_shift h = sf_half_shift_of__avx512(shift, store);
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
     for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
         const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
         sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, store, &ones,
-                                                          next ? next + i : NULL, NULL, 0));
+                                                          next ? next + i : NULL, NULL, 0, y + i));
     }
     return sf_half_sum_finish(hi, lo, ones, store ? NULL : rest);
 }
@@ -1063,7 +1073,7 @@ static void sf_half_expsum_chunks__avx512(float *buf, ptrdiff_t n, float shift, 
     for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
         const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
         sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(buf + i, ln, &h, store, ones, NULL,
-                                                               NULL, 0);
+                                                               NULL, 0, NULL);
     }
 }
 
@@ -1105,14 +1115,14 @@ SF_INLINE float sf_half_safe_shift(float m) { return m == -INFINITY ? 0.0f : m; 
 
 /* softmax's pass 2 straight from x (scale 1): buf = the terms, their sum as sf_half_expsum's */
 SF_INLINE double sf_half_expsum_x__avx512(const uint16_t *x, float *buf, ptrdiff_t n, float shift,
-                                          const int bf16, const uint16_t *next) {
+                                          const int bf16, const uint16_t *next, uint16_t *y) {
     const sf_half_shift h = sf_half_shift_of__avx512(shift, 1);
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
     for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
         const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
         sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, 1, &ones,
-                                                          next ? next + i : NULL, x + i, bf16));
+                                                          next ? next + i : NULL, x + i, bf16, y + i));
     }
     return sf_half_sum_finish(hi, lo, ones, NULL);
 }
@@ -1123,15 +1133,15 @@ static void sf_half_softmax_row__avx512(const uint16_t *x, uint16_t *y, ptrdiff_
         /* the common call: the max of the 16-bit values, then the terms from x (the same values,
          * converted exactly, so the same bits); buf is written once instead of twice */
         const float m = sf_half_max__avx512(x, n, bf16);
-        const double sum = bf16 ? sf_half_expsum_x__avx512(x, buf, n, sf_half_safe_shift(m), 1, next)
-                                : sf_half_expsum_x__avx512(x, buf, n, sf_half_safe_shift(m), 0, next);
+        const double sum = bf16 ? sf_half_expsum_x__avx512(x, buf, n, sf_half_safe_shift(m), 1, next, y)
+                                : sf_half_expsum_x__avx512(x, buf, n, sf_half_safe_shift(m), 0, next, y);
         sf_half_write__avx512(buf, y, n, bf16, 0, m, (float)(1.0 / sum));
         return;
     }
     const float m = sf_half_load_max__avx512(x, buf, n, scale, bf16);
     const float shift = sf_half_safe_shift(m);
     double rest;
-    const double sum = sf_half_expsum__avx512(buf, n, shift, !log_out, &rest, next);
+    const double sum = sf_half_expsum__avx512(buf, n, shift, !log_out, &rest, next, y);
     sf_half_write__avx512(buf, y, n, bf16, log_out, m,
                           log_out ? (float)log1p(rest) : (float)(1.0 / sum));
 }
