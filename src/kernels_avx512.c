@@ -266,6 +266,15 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     return (double)ones + others;
 }
 
+/* Return CALL(unit, wide) with the compile-time flags of sf_f32_raddexp_impl__avx512 that
+ * this row needs (`shift` and `scale` in scope). The rare wide rows skip the scale == 1 saving:
+ * a multiply by 1 is exact, the same bits. */
+#define SF_F32_RADDEXP_SPECIALIZED(CALL)                                                          \
+    do {                                                                                          \
+        if (sf_f32_wide_shift(shift)) return CALL(0, 1);                                          \
+        return scale == 1.0f ? CALL(1, 0) : CALL(0, 0);                                           \
+    } while (0)
+
 static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                      float shift, const float *next, double *rest) {
 #define SF_CALL(unit, wide)                                                                       \
@@ -273,9 +282,7 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
                                      NULL, 0, 0)                                                 \
        : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, rest, 0,     \
                                      NULL, NULL, 0, 0))
-    /* the rare wide rows skip the scale == 1 saving (a multiply by 1 is exact: the same bits) */
-    if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1);
-    return scale == 1.0f ? SF_CALL(1, 0) : SF_CALL(0, 0);
+    SF_F32_RADDEXP_SPECIALIZED(SF_CALL);
 #undef SF_CALL
 }
 
@@ -291,8 +298,7 @@ static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n
 #define SF_CALL(unit, wide)                                                                       \
     sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, NULL,                \
                                 SF_FLUSH_RESCALE, fsrc, fdst, fh, fl)
-    if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1);
-    return scale == 1.0f ? SF_CALL(1, 0) : SF_CALL(0, 0);
+    SF_F32_RADDEXP_SPECIALIZED(SF_CALL);
 #undef SF_CALL
 }
 
@@ -305,8 +311,7 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
 #define SF_CALL(unit, wide)                                                                       \
     sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, rest,             \
                                 SF_FLUSH_LOG, fsrc, fdst, max, log_sum)
-    if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1);
-    return scale == 1.0f ? SF_CALL(1, 0) : SF_CALL(0, 0);
+    SF_F32_RADDEXP_SPECIALIZED(SF_CALL);
 #undef SF_CALL
 }
 
