@@ -79,6 +79,27 @@ def test_rows_every_tail(isa, dt, n, rng):
         assert_half_close(sf.logsumexp(x, axis=-1), ref.logsumexp(xd, axis=-1), dt, "logsumexp")
 
 
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 2049, 5000])
+def test_rows_same_bits_as_alone(isa, dt, n, rng):
+    """Many rows give the bits of each row computed alone (the row loop, its prefetch of the
+    next row and its shared buffer change nothing), for any thread count, scaled or not, in
+    place too, with a row of NaN and a row of only -inf among them."""
+    x = logits(rng, (7, n), dt, 6.0)
+    x[2, n // 2] = np.inf
+    x[4] = -np.inf
+    for fn in (sf.softmax, sf.log_softmax):
+        for scale in (None, 0.5):
+            alone = np.stack([fn(r, scale=scale) for r in x])
+            for nt in (1, 2, 3):
+                got = fn(x, scale=scale, num_threads=nt)
+                np.testing.assert_array_equal(got.view(np.uint16), alone.view(np.uint16))
+        y = x.copy()
+        fn(y, out=y)
+        np.testing.assert_array_equal(y.view(np.uint16),
+                                      np.stack([fn(r) for r in x]).view(np.uint16))
+    assert_half_close(sf.softmax(x[:2]), ref.softmax(x[:2].astype(np.float64)), dt, "rows")
+
+
 @pytest.mark.parametrize("shape", [(2, LONG[0]), (1, LONG[1]), (3, LONG[1])])
 def test_long_rows_and_threads(isa, dt, shape, rng):
     """Rows cut into blocks (few rows: the threads share each row) or spread over threads;
