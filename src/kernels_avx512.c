@@ -993,11 +993,11 @@ SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int store) {
 /* One chunk (n <= SF_HALF_CHUNK) of pass 2: the float32 lane sum of exp(v - shift) over buf
  * (or over x16, converted, when given), the terms stored into buf when `store`; without, the
  * terms equal to 1 (v == shift) are counted into *ones instead of added, for log1p(sum - 1).
- * At the same pace, `next` (the next row) is prefetched into L2, and `yw` (this chunk's output)
- * into L2 for writing: pass 3's stores then find their lines owned instead of each waiting for
- * a read for ownership ((16, 128256) log_softmax, 2 threads, benchmarks/half_ratios.py, three
- * runs a build alternated: float16 333-351 -> 318-338 us, bfloat16 361-380 -> 343-349 us;
- * softmax within the noise). */
+ * At the same pace, `next` (the next row) and `yw` (this chunk's output, which pass 3 writes)
+ * are prefetched into L2. The ET1 hint compiles to a plain prefetcht1 on these targets;
+ * PREFETCHW measured no different. Measured ((16, 128256) log_softmax, 2 threads,
+ * benchmarks/half_ratios.py, three runs a build alternated): float16 333-351 -> 318-338 us,
+ * bfloat16 361-380 -> 343-349 us; softmax within the noise. */
 SF_INLINE double sf_half_expsum_chunk__avx512(float *buf, ptrdiff_t n, const sf_half_shift *h,
                                               int store, ptrdiff_t *ones, const uint16_t *next,
                                               const uint16_t *x16, const int bf16,
