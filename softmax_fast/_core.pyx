@@ -157,6 +157,7 @@ cdef extern from "softmax_fast.h" nogil:
     void sf_omp_barrier()
     int sf_have_openmp()
     void *sf_scratch_get(size_t nbytes)
+    Py_ssize_t SF_HALF_CHUNK
     void sf_scratch_release(void *p)
     void sf_stream_copy(const void *src, void *dst, size_t nbytes)
     void sf_stream_fence()
@@ -590,15 +591,28 @@ cdef inline const floating *next_row(const floating *x0, Py_ssize_t r, Py_ssize_
 
 
 cdef inline Py_ssize_t panel_skew(const void *x, Py_ssize_t isz, Py_ssize_t xs1) noexcept nogil:
-    """Columns of x before its next 64-byte boundary, when every row shares that alignment (0
-    otherwise): the panels of a non-last axis are laid on a grid that starts that many columns
-    early, so that each full panel's rows are whole cache lines (a panel 16 bytes off the line
-    reads 5 lines a row instead of 4: 1000 x 1024 float32 axis 0 from np.empty, 2 threads,
-    630 -> 545 us). Columns are independent: the cut changes no bit."""
+    """Where the grid of column panels of a non-last axis starts: at column -skew, so that the
+    first panel ends at x's first 64-byte boundary and each full panel's rows are whole cache
+    lines (when every row shares x's alignment; else 0). A panel 16 bytes off the line reads 5
+    lines a row instead of 4: 1000 x 1024 float32 axis 0 from np.empty, 2 threads, 630 -> 545
+    us. Columns are independent: the cut changes no bit."""
     cdef size_t a = <size_t> x % 64
     if a == 0 or a % isz != 0 or (xs1 * isz) % 64 != 0:
         return 0
-    return (64 - <Py_ssize_t> a) // isz
+    return COLUMN_PANEL - (64 - <Py_ssize_t> a) // isz
+
+
+cdef inline Py_ssize_t panel_count(Py_ssize_t I, Py_ssize_t skew) noexcept nogil:
+    return (I + skew + COLUMN_PANEL - 1) // COLUMN_PANEL
+
+
+cdef inline Py_ssize_t panel_start(Py_ssize_t p, Py_ssize_t skew) noexcept nogil:
+    """The first column of panel p of the grid that starts at column -skew."""
+    return max(p * COLUMN_PANEL - skew, 0)
+
+
+cdef inline Py_ssize_t panel_width(Py_ssize_t p, Py_ssize_t skew, Py_ssize_t I) noexcept nogil:
+    return min((p + 1) * COLUMN_PANEL - skew, I) - panel_start(p, skew)
 
 
 cdef inline int plan_threads(Py_ssize_t total, Py_ssize_t tasks, int nt) noexcept nogil:
@@ -707,14 +721,12 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
     if I > 1 and xs2 == 1 and ys2 == 1:
         # a non-last axis over contiguous columns: panels of columns, vectorized across them
         skew = panel_skew(x0, sizeof(floating), xs1)
-        if skew:
-            skew = COLUMN_PANEL - skew  # the grid starts at column -skew
-        panels = (I + skew + COLUMN_PANEL - 1) // COLUMN_PANEL
+        panels = panel_count(I, skew)
         nt = plan_threads(O * N * I, O * panels, num_threads)
         for t in prange(O * panels, num_threads=nt, schedule='static'):
             o = t // panels
-            c0 = max((t % panels) * COLUMN_PANEL - skew, 0)
-            w = min((t % panels + 1) * COLUMN_PANEL - skew, I) - c0
+            c0 = panel_start(t % panels, skew)
+            w = panel_width(t % panels, skew, I)
             k_columns(log_out, algorithm, x0 + o * xs0 + c0, y0 + o * ys0 + c0, N, w,
                       xs1, ys1, sc)
     elif N >= SPLIT_MIN and R < num_threads:
@@ -821,14 +833,12 @@ cdef int run_logsumexp(const floating *x0, floating *out0, Py_ssize_t O, Py_ssiz
     cdef int nt
     if I > 1 and xs2 == 1:
         skew = panel_skew(x0, sizeof(floating), xs1)
-        if skew:
-            skew = COLUMN_PANEL - skew  # the grid starts at column -skew
-        panels = (I + skew + COLUMN_PANEL - 1) // COLUMN_PANEL
+        panels = panel_count(I, skew)
         nt = plan_threads(O * N * I, O * panels, num_threads)
         for t in prange(O * panels, num_threads=nt, schedule='static'):
             o = t // panels
-            c0 = max((t % panels) * COLUMN_PANEL - skew, 0)
-            w = min((t % panels + 1) * COLUMN_PANEL - skew, I) - c0
+            c0 = panel_start(t % panels, skew)
+            w = panel_width(t % panels, skew, I)
             if floating is float:
                 K.f32.logsumexp_columns(x0 + o * xs0 + c0, out0 + o * os0 + c0 * os1, N, w,
                                         xs1, os1, sc)
@@ -1265,9 +1275,6 @@ cdef void f32_to_half_par(bint bf16, const float *x, uint16_t *y, Py_ssize_t n, 
         f32_to_half(bf16, x + lo, y + lo, min(BLOCK, n - lo))
 
 
-cdef Py_ssize_t SUM_CHUNK16 = 2048   # the 16-bit kernels' chunk of pass 2 (SF_SUM_CHUNK16); BLOCK is a multiple
-
-
 cdef float max_of(const float *m, Py_ssize_t n) noexcept nogil:
     cdef float r = m[0]
     cdef Py_ssize_t i
@@ -1289,7 +1296,7 @@ cdef int half_row_split(bint lg, bint bf16, const uint16_t *x, uint16_t *y, Py_s
     """One long 16-bit row cut into BLOCK-sized blocks that nt threads share, through the ISA's
     16-bit passes: the same arithmetic, chunk for chunk, as its whole-row kernel, so the bits
     do not depend on the thread count. Returns -1 when out of memory."""
-    cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK, nc = (n + SUM_CHUNK16 - 1) // SUM_CHUNK16
+    cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK, nc = (n + SF_HALF_CHUNK - 1) // SF_HALF_CHUNK
     cdef Py_ssize_t b, lo, ln
     cdef float *maxes = <float *> malloc(nb * sizeof(float))
     cdef Py_ssize_t *ones = <Py_ssize_t *> calloc(nb, sizeof(Py_ssize_t))
@@ -1312,7 +1319,7 @@ cdef int half_row_split(bint lg, bint bf16, const uint16_t *x, uint16_t *y, Py_s
         for b in prange(nb, schedule='static'):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            K.half.expsum_chunks(buf + lo, ln, shift, not lg, sums + lo // SUM_CHUNK16, &ones[b])
+            K.half.expsum_chunks(buf + lo, ln, shift, not lg, sums + lo // SF_HALF_CHUNK, &ones[b])
         sf_omp_barrier()
         total = K.half.sum_chunks(sums, nc, sum_of(ones, nb), &rest)
         c = <float> log1p(rest) if lg else <float> (1.0 / total)

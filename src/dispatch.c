@@ -5,10 +5,9 @@
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "softmax_fast.h"
-
-#include <stdlib.h>
 #include "exp_portable.h"
 
 #if defined(__x86_64__) || defined(_M_X64)

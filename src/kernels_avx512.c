@@ -967,7 +967,6 @@ static float sf_half_max__avx512(const uint16_t *x, ptrdiff_t n, int bf16) {
  * lanes and the chunk sums, as doubles, compensated in row order. A row cut across threads
  * (sf_half_expsum_chunks + sf_half_sum_chunks) gets the same chunk sums, added in the same
  * order: the same bits as one thread's sf_half_expsum. */
-#define SF_HALF_CHUNK 2048
 
 /* what pass 2 derives from the shift, the same for every chunk of a row */
 typedef struct sf_half_shift {

@@ -104,7 +104,8 @@ typedef struct sf_half_kernels {
                         int log, float *buf, const uint16_t *next);
     /* The passes of softmax_row, for a row cut into blocks across threads (the same bits): (1)
      * buf = scale * x in float32, returns the block's max (NaN skipped); (2) the exp terms'
-     * sums, one double per 2048-element chunk of the block (which starts at a multiple of 2048)
+     * sums, one double per SF_HALF_CHUNK-element chunk of the block (which starts at a multiple
+     * of SF_HALF_CHUNK)
      * into sums, terms equal to 1 counted into *ones unless `store` (softmax: the terms are
      * stored back into buf); the shift: the row's max, 0 when that is -inf; then the row's sum
      * from all its chunk sums (*rest = sum - 1); (3) y = buf * c, or (buf - m) - c when log. */
@@ -171,6 +172,10 @@ int sf_cpu_has_avx512bf16(void);
  * Give it back with sf_scratch_release, once per get, before the thread asks again. NULL when
  * out of memory. */
 #define SF_SCRATCH_KEEP ((size_t)4 << 20)
+
+/* The 16-bit kernels' pass 2 sums its terms in chunks of this many elements (float32 lanes per
+ * chunk, the chunk sums compensated in double); a row's split blocks start at multiples of it. */
+#define SF_HALF_CHUNK 2048
 void *sf_scratch_get(size_t bytes);
 void sf_scratch_release(void *p);
 
