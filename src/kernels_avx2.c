@@ -28,28 +28,47 @@
 #include "exp_portable.h"
 #include "sigmoid_portable.h"
 
-static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale) {
+/* the row max of scale*x, and in *least its least value (kernels_portable.inc's FN(max)) */
+static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale, float *least) {
     const __m256 vs = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
-    __m256 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+    const __m256 pinf = _mm256_set1_ps(INFINITY);
+    __m256 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf, l0 = pinf, l1 = pinf;
     ptrdiff_t i = 0;
-    /* vmaxps returns its second operand (the running max) when the first is NaN: NaN skipped */
+    /* vmaxps/vminps return their second operand (the running value) when the first is NaN:
+     * NaN skipped */
     for (; i + 32 <= n; i += 32) {
-        m0 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), m0);
-        m1 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vs), m1);
-        m2 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 16), vs), m2);
-        m3 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 24), vs), m3);
+        const __m256 v0 = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+        const __m256 v1 = _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vs);
+        const __m256 v2 = _mm256_mul_ps(_mm256_loadu_ps(x + i + 16), vs);
+        const __m256 v3 = _mm256_mul_ps(_mm256_loadu_ps(x + i + 24), vs);
+        m0 = _mm256_max_ps(v0, m0);
+        m1 = _mm256_max_ps(v1, m1);
+        m2 = _mm256_max_ps(v2, m2);
+        m3 = _mm256_max_ps(v3, m3);
+        l0 = _mm256_min_ps(_mm256_min_ps(v0, v1), l0);
+        l1 = _mm256_min_ps(_mm256_min_ps(v2, v3), l1);
     }
-    for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), m0);
-    float r = -INFINITY;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+        m0 = _mm256_max_ps(v, m0);
+        l0 = _mm256_min_ps(v, l0);
+    }
+    float r = -INFINITY, low = INFINITY;
     for (; i < n; i++) {
         float v = x[i] * scale;
         r = v > r ? v : r;
+        low = v < low ? v : low;
     }
     __m256 m = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    float v = _mm_cvtss_f32(h);
+    __m256 l = _mm256_min_ps(l0, l1);
+    __m128 g = _mm_min_ps(_mm256_castps256_ps128(l), _mm256_extractf128_ps(l, 1));
+    g = _mm_min_ps(g, _mm_movehl_ps(g, g));
+    g = _mm_min_ss(g, _mm_movehdup_ps(g));
+    const float v = _mm_cvtss_f32(h), w = _mm_cvtss_f32(g);
+    *least = w < low ? w : low;
     return v > r ? v : r;
 }
 
@@ -156,7 +175,8 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
 }
 
 static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float scale,
-                                   float shift, const float *next, double *rest) {
+                                   float shift, float least, const float *next, double *rest) {
+    (void)least; /* TwoSum for every row */
     return y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, NULL)
              : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, rest);
 }

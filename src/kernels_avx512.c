@@ -60,6 +60,16 @@ SF_INLINE void sf_prefetch_256(const void *p, int to_l1) {
     }
 }
 
+/* How many of the n elements of p come before its first 64-byte boundary (0 when p is on one, or
+ * not aligned to its element): a pass whose result does not depend on the order of its elements
+ * handles them apart, so that its full-vector loads each stay within one cache line (a split
+ * load costs the max pass of a 1 x 128256 float32 row ~15%). */
+static inline ptrdiff_t sf_head_to_line(const void *p, size_t elem, ptrdiff_t n) {
+    if ((uintptr_t)p % elem) return 0;
+    const ptrdiff_t h = (ptrdiff_t)(((64 - (uintptr_t)p % 64) % 64) / elem);
+    return h < n ? h : n;
+}
+
 /* Streaming needs y aligned to its element (NumPy allows unaligned arrays): plain stores else. */
 static inline int sf_can_stream(const void *y, int stream, size_t elem) {
     return stream && ((uintptr_t)y % elem) == 0;
@@ -116,51 +126,114 @@ static inline float sf_f32_low_of(float shift) {
  * gives inf or NaN instead of 0. Such rows take the `wide` form of the kernels. */
 SF_INLINE int sf_f32_wide_shift(float shift) { return !(fabsf(shift) < 0x1p31f); }
 
-/* exp(v - shift) * 2^64 with v - shift taken exactly (the terms that become outputs): v is
- * first raised to low = sf_f32_low_of(shift) (NaN stays NaN: vmaxps returns its second
- * operand), so that TwoSum's difference and error are finite and need neither a clamp nor a
- * mask: the rounding error of v - shift simply joins the reduced argument. With `wide`
- * (sf_f32_wide_shift) the difference is raised to the floor too, where the term is exactly 0
- * (lo is 0 there: v - shift is exact, Sterbenz); one more operation a vector (7% of the exp
- * pass), which only those rows pay. */
-SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low, const int wide) {
-    v = _mm512_max_ps(low, v);
-    __m512 hi = _mm512_sub_ps(v, shift);
-    const __m512 bv = _mm512_sub_ps(hi, v);
-    const __m512 lo = _mm512_sub_ps(_mm512_sub_ps(v, _mm512_sub_ps(hi, bv)), _mm512_add_ps(shift, bv));
-    if (wide) hi = _mm512_max_ps(_mm512_set1_ps(F32_AVX512_FLOOR), hi); /* NaN stays NaN */
-    return sf_f32_exp_core__avx512(hi, lo, 1);
-}
-
-/* max of scale*x; NaN lanes are skipped (vmaxps returns its second operand, the running max,
- * when the first is NaN), as in the portable version: the exp sum catches NaN. */
 /* scale * v, or v itself when `unit` (scale == 1, the common call): a multiply by 1 is exact,
  * so both give the same bits, and the passes that read x twice save one operation a vector */
 #define SF_F32_SCALED(unit, v, vs) ((unit) ? (v) : _mm512_mul_ps((v), (vs)))
 
-SF_INLINE float sf_f32_rmax_impl__avx512(const float *x, ptrdiff_t n, float scale, const int unit) {
+/* How the exp passes take v - shift exactly (SF_DIFF_*), picked per row from its shift and its
+ * least v (sf_diff_form). Every form gives the same difference and error (all exact), hence the
+ * same bits; the cheaper ones need the row's range known in advance. */
+#define SF_DIFF_TWOSUM 0      /* any v: raised to the row's floor first (f64: masked), TwoSum */
+#define SF_DIFF_TWOSUM_NEAR 1 /* every v - shift within the reach below: TwoSum alone */
+#define SF_DIFF_SHIFT_BIG 2   /* and no |v| in a higher binade than shift: Fast2Sum around the shift */
+#define SF_DIFF_V_BIG 3       /* and shift <= 0, so |v| >= |shift|: Fast2Sum around v */
+
+/* Without the clamp every v - shift must stay where the magic-number reduction is exact
+ * (|d| / ln 2 < 2^22 for float32) and its error small beside the reduced argument; a term below
+ * the floor then comes out 0 as the clamped one does. */
+#define SF_DIFF_REACH 0x1p21
+
+/* Fast2Sum (s = a + b, then b - (s - a)) is exact when a's exponent is at least b's, of which
+ * the usual |a| >= |b| is one case. With a = -shift, shift > 0, and b = v that is every |v| < 2^e, for
+ * 2^(e-1) <= shift < 2^e (frexp): N(0, 1) logits (max ~4.5, least ~-4.5) pass, where
+ * |v| <= shift fails half the rows. */
+SF_INLINE int sf_diff_form(double shift, double least, const int wide) {
+    if (wide || !(least - shift >= -SF_DIFF_REACH)) return SF_DIFF_TWOSUM;
+    if (shift <= 0) return SF_DIFF_V_BIG;
+    int e;
+    (void)frexp(shift, &e);
+    return -least < ldexp(1.0, e) ? SF_DIFF_SHIFT_BIG : SF_DIFF_TWOSUM_NEAR;
+}
+
+/* exp(v - shift) * 2^64 with v - shift taken exactly (the terms that become outputs), in the
+ * given form. TWOSUM raises v to low = sf_f32_low_of(shift) first (NaN stays NaN: vmaxps
+ * returns its second operand), so that the difference and error are finite and need neither a
+ * clamp nor a mask: the rounding error of v - shift simply joins the reduced argument. With
+ * `wide` (sf_f32_wide_shift) the difference is raised to the floor too, where the term is
+ * exactly 0 (lo is 0 there: v - shift is exact, Sterbenz); one more operation a vector (7% of
+ * the exp pass), which only those rows pay. Fast2Sum (a + b with |a| >= |b|: s, then
+ * b - (s - a)) is exact, as TwoSum is, with two operations after the difference instead of
+ * four. */
+SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low, const int wide,
+                                            const int form) {
+    __m512 hi, lo;
+    if (form == SF_DIFF_SHIFT_BIG) {
+        hi = _mm512_sub_ps(v, shift);
+        lo = _mm512_sub_ps(v, _mm512_add_ps(hi, shift));
+    } else if (form == SF_DIFF_V_BIG) {
+        hi = _mm512_sub_ps(v, shift);
+        lo = _mm512_sub_ps(_mm512_sub_ps(v, hi), shift);
+    } else {
+        if (form == SF_DIFF_TWOSUM) v = _mm512_max_ps(low, v);
+        hi = _mm512_sub_ps(v, shift);
+        const __m512 bv = _mm512_sub_ps(hi, v);
+        lo = _mm512_sub_ps(_mm512_sub_ps(v, _mm512_sub_ps(hi, bv)), _mm512_add_ps(shift, bv));
+    }
+    if (wide) hi = _mm512_max_ps(_mm512_set1_ps(F32_AVX512_FLOOR), hi); /* NaN stays NaN */
+    return sf_f32_exp_core__avx512(hi, lo, 1);
+}
+
+/* scale * v, or v itself when `unit` (scale == 1, the common call): a multiply by 1 is exact,
+ * so both give the same bits, and the passes that read x twice save one operation a vector */
+#define SF_F32_SCALED(unit, v, vs) ((unit) ? (v) : _mm512_mul_ps((v), (vs)))
+
+/* max of scale*x; NaN lanes are skipped (vmaxps returns its second operand, the running max,
+ * when the first is NaN), as in the portable version: the exp sum catches NaN. */
+SF_INLINE float sf_f32_rmax_impl__avx512(const float *x, ptrdiff_t n, float scale, const int unit,
+                                         float *least) {
     const __m512 vs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
+    const __m512 pinf = _mm512_set1_ps(INFINITY);
     __m512 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
-    ptrdiff_t i = 0;
+    __m512 l0 = pinf, l1 = pinf, l2 = pinf, l3 = pinf;
+    ptrdiff_t i = sf_head_to_line(x, sizeof(float), n);
+    if (i) { /* the elements before x's first 64-byte boundary: the loop's loads then stay in
+              * one cache line each (the order of a max does not change it) */
+        const __mmask16 k = (__mmask16)((1u << i) - 1);
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x), vs);
+        m0 = _mm512_mask_mov_ps(ninf, k, v);
+        l0 = _mm512_mask_mov_ps(pinf, k, v);
+    }
     for (; i + 64 <= n; i += 64) {
-        m0 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i), vs), m0);
-        m1 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 16), vs), m1);
-        m2 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 32), vs), m2);
-        m3 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 48), vs), m3);
+        const __m512 v0 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + i), vs);
+        const __m512 v1 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 16), vs);
+        const __m512 v2 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 32), vs);
+        const __m512 v3 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 48), vs);
+        m0 = _mm512_max_ps(v0, m0);
+        m1 = _mm512_max_ps(v1, m1);
+        m2 = _mm512_max_ps(v2, m2);
+        m3 = _mm512_max_ps(v3, m3);
+        l0 = _mm512_min_ps(v0, l0);
+        l1 = _mm512_min_ps(v1, l1);
+        l2 = _mm512_min_ps(v2, l2);
+        l3 = _mm512_min_ps(v3, l3);
     }
-    for (; i + 16 <= n; i += 16) m0 = _mm512_max_ps(SF_F32_SCALED(unit, _mm512_loadu_ps(x + i), vs), m0);
-    if (i < n) {
-        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-        /* lanes past the end stay -inf whatever the sign of scale */
-        __m512 v = _mm512_mask_mul_ps(ninf, k, _mm512_maskz_loadu_ps(k, x + i), vs);
-        m1 = _mm512_max_ps(v, m1);
+    for (; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        /* lanes past the end stay -inf (max) and +inf (min) whatever the sign of scale */
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vs);
+        m1 = _mm512_max_ps(_mm512_mask_mov_ps(ninf, k, v), m1);
+        l1 = _mm512_min_ps(_mm512_mask_mov_ps(pinf, k, v), l1);
     }
+    *least = _mm512_reduce_min_ps(_mm512_min_ps(_mm512_min_ps(l0, l1), _mm512_min_ps(l2, l3)));
     return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
 }
 
-static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
-    return scale == 1.0f ? sf_f32_rmax_impl__avx512(x, n, scale, 1)
-                         : sf_f32_rmax_impl__avx512(x, n, scale, 0);
+/* the row max of scale*x, and in *least its least value (NaN skipped by both: vmaxps and vminps
+ * return their second operand, the running value, when the first is NaN), which picks the exp
+ * pass's exact difference (sf_diff_form) */
+static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale, float *least) {
+    return scale == 1.0f ? sf_f32_rmax_impl__avx512(x, n, scale, 1, least)
+                         : sf_f32_rmax_impl__avx512(x, n, scale, 0, least);
 }
 
 /* sum of exp(scale*x - shift) for shift >= max (NaN propagates), storing the biased terms
@@ -173,17 +246,17 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale) {
  * are made of terms far below the max, where a rounded difference would cost |d| u. */
 SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vlow,
                                      __mmask16 live, __mmask16 countable, int store,
-                                     const int unit, const int wide, __m512 *a,
+                                     const int unit, const int wide, const int form, __m512 *a,
                                      ptrdiff_t *ones) {
     const __m512 v = SF_F32_SCALED(unit, xv, vs);
     if (store) {
-        const __m512 e = _mm512_maskz_mov_ps(live, sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide));
+        const __m512 e = _mm512_maskz_mov_ps(live, sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide, form));
         *a = _mm512_add_ps(*a, e);
         return e;
     }
     /* countable is 0 when the shift is +inf: inf - inf is NaN, not a 1 */
     const __mmask16 one = _mm512_mask_cmp_ps_mask(live & countable, v, vsh, _CMP_EQ_OQ);
-    *a = _mm512_mask_add_ps(*a, (__mmask16)(live & ~one), *a, sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide));
+    *a = _mm512_mask_add_ps(*a, (__mmask16)(live & ~one), *a, sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide, form));
     *ones += __builtin_popcount(one);
     return *a;
 }
@@ -203,10 +276,53 @@ SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vl
 #define SF_F32_FLUSH_MASKED(j, k) \
     _mm512_mask_storeu_ps(fdst + (j), (k), SF_F32_FLUSH_OP(_mm512_maskz_loadu_ps((k), fsrc + (j))))
 
+/* The terms of x[i..end) (one chunk: 2048 elements or fewer), summed in four lane accumulators
+ * and returned as one vector; with `flush`, 64 elements of the flush (from *j) per 64 terms. */
+SF_INLINE __m512 sf_f32_raddexp_chunk__avx512(const float *x, float *y, ptrdiff_t i,
+                                              ptrdiff_t end, const float *next, int to_l1,
+                                              __m512 vs, __m512 vsh, __m512 vlow,
+                                              __mmask16 countable, const int store,
+                                              const int unit, const int wide, const int form,
+                                              ptrdiff_t *ones, const int flush, ptrdiff_t n,
+                                              const float *fsrc, float *fdst, __m512 vfh,
+                                              __m512 vfl, ptrdiff_t *jp) {
+    const __mmask16 all = (__mmask16)0xffff;
+    ptrdiff_t j = *jp;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (; i + 64 <= end; i += 64) {
+        if (next) sf_prefetch_256(next + i, to_l1);
+        const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, vlow, all, countable, store, unit, wide, form, &a0, ones);
+        const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, vlow, all, countable, store, unit, wide, form, &a1, ones);
+        const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, vlow, all, countable, store, unit, wide, form, &a2, ones);
+        const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, vlow, all, countable, store, unit, wide, form, &a3, ones);
+        if (store) {
+            _mm512_storeu_ps(y + i, e0);
+            _mm512_storeu_ps(y + i + 16, e1);
+            _mm512_storeu_ps(y + i + 32, e2);
+            _mm512_storeu_ps(y + i + 48, e3);
+        }
+        if (flush && j + 64 <= n) {
+            SF_F32_FLUSH_STREAM16(j);
+            SF_F32_FLUSH_STREAM16(j + 16);
+            SF_F32_FLUSH_STREAM16(j + 32);
+            SF_F32_FLUSH_STREAM16(j + 48);
+            j += 64;
+        }
+    }
+    for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
+        const __mmask16 k = end - i >= 16 ? all : (__mmask16)((1u << (end - i)) - 1);
+        /* lanes past the end add nothing */
+        const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, vlow, k, countable, store, unit, wide, form, &a1, ones);
+        if (store) _mm512_mask_storeu_ps(y + i, k, e);
+    }
+    *jp = j;
+    return _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+}
+
 SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                              float shift, const float *next, const int store,
-                                             const int unit, const int wide, double *rest,
-                                             const int flush,
+                                             const int unit, const int wide, const int form,
+                                             double *rest, const int flush,
                                              const float *fsrc, float *fdst, float fh, float fl) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
     const __m512 vfh = _mm512_set1_ps(fh), vfl = _mm512_set1_ps(fl);
@@ -218,44 +334,18 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     }
     const __m512 vlow = _mm512_set1_ps(sf_f32_low_of(shift));
     const int to_l1 = flush != SF_FLUSH_RESCALE && sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
-    const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
+    const __mmask16 countable = isfinite(shift) ? (__mmask16)0xffff : 0;
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
-    ptrdiff_t i = 0;
-    while (i < n) {
+    for (ptrdiff_t i = 0; i < n;) {
         const ptrdiff_t end = n - i > 2048 ? i + 2048 : n;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (; i + 64 <= end; i += 64) {
-            if (next) sf_prefetch_256(next + i, to_l1);
-            const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, vlow, all, countable, store, unit, wide, &a0, &ones);
-            const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, vlow, all, countable, store, unit, wide, &a1, &ones);
-            const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, vlow, all, countable, store, unit, wide, &a2, &ones);
-            const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, vlow, all, countable, store, unit, wide, &a3, &ones);
-            if (store) {
-                _mm512_storeu_ps(y + i, e0);
-                _mm512_storeu_ps(y + i + 16, e1);
-                _mm512_storeu_ps(y + i + 32, e2);
-                _mm512_storeu_ps(y + i + 48, e3);
-            }
-            if (flush && j + 64 <= n) {
-                SF_F32_FLUSH_STREAM16(j);
-                SF_F32_FLUSH_STREAM16(j + 16);
-                SF_F32_FLUSH_STREAM16(j + 32);
-                SF_F32_FLUSH_STREAM16(j + 48);
-                j += 64;
-            }
-        }
-        for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
-            const __mmask16 k = end - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (end - i)) - 1);
-            /* lanes past the end add nothing */
-            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, vlow, k, countable, store, unit, wide, &a1, &ones);
-            if (store) _mm512_mask_storeu_ps(y + i, k, e);
-        }
+        const __m512 a = sf_f32_raddexp_chunk__avx512(x, y, i, end, next, to_l1, vs, vsh, vlow,
+                                                      countable, store, unit, wide, form, &ones,
+                                                      flush, n, fsrc, fdst, vfh, vfl, &j);
         i = end;
-        const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-        const __m512d wide = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
-                                           _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
-        sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(wide));
+        const __m512d a64 = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
+                                          _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
+        sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(a64));
     }
     if (flush) {
         for (; j + 16 <= n; j += 16) SF_F32_FLUSH_STREAM16(j);
@@ -266,22 +356,33 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     return (double)ones + others;
 }
 
-/* Return CALL(unit, wide) with the compile-time flags of sf_f32_raddexp_impl__avx512 that
- * this row needs (`shift` and `scale` in scope). The rare wide rows skip the scale == 1 saving:
- * a multiply by 1 is exact, the same bits. */
+/* Return CALL(unit, wide, form) with the compile-time flags of sf_f32_raddexp_impl__avx512
+ * that this row needs (`shift`, `least` and `scale` in scope). The rare wide rows skip the
+ * scale == 1 saving: a multiply by 1 is exact, the same bits. */
 #define SF_F32_RADDEXP_SPECIALIZED(CALL)                                                          \
     do {                                                                                          \
-        if (sf_f32_wide_shift(shift)) return CALL(0, 1);                                          \
-        return scale == 1.0f ? CALL(1, 0) : CALL(0, 0);                                           \
+        if (sf_f32_wide_shift(shift)) return CALL(0, 1, SF_DIFF_TWOSUM);                          \
+        const int form_ = sf_diff_form(shift, least, 0);                                          \
+        if (scale == 1.0f) {                                                                      \
+            if (form_ == SF_DIFF_SHIFT_BIG) return CALL(1, 0, SF_DIFF_SHIFT_BIG);                 \
+            if (form_ == SF_DIFF_V_BIG) return CALL(1, 0, SF_DIFF_V_BIG);                         \
+            if (form_ == SF_DIFF_TWOSUM_NEAR) return CALL(1, 0, SF_DIFF_TWOSUM_NEAR);             \
+            return CALL(1, 0, SF_DIFF_TWOSUM);                                                    \
+        }                                                                                         \
+        if (form_ == SF_DIFF_SHIFT_BIG) return CALL(0, 0, SF_DIFF_SHIFT_BIG);                     \
+        if (form_ == SF_DIFF_V_BIG) return CALL(0, 0, SF_DIFF_V_BIG);                             \
+        if (form_ == SF_DIFF_TWOSUM_NEAR) return CALL(0, 0, SF_DIFF_TWOSUM_NEAR);                 \
+        return CALL(0, 0, SF_DIFF_TWOSUM);                                                        \
     } while (0)
 
+/* `least` is the row's least scale*x (sf_f32_rmax__avx512), -inf or NaN if unknown */
 static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
-                                     float shift, const float *next, double *rest) {
-#define SF_CALL(unit, wide)                                                                       \
-    (y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, NULL, 0, NULL,  \
-                                     NULL, 0, 0)                                                 \
-       : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, rest, 0,     \
-                                     NULL, NULL, 0, 0))
+                                     float shift, float least, const float *next, double *rest) {
+#define SF_CALL(unit, wide, form)                                                                 \
+    (y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL, 0,  \
+                                     NULL, NULL, 0, 0)                                           \
+       : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,  \
+                                     0, NULL, NULL, 0, 0))
     SF_F32_RADDEXP_SPECIALIZED(SF_CALL);
 #undef SF_CALL
 }
@@ -293,10 +394,10 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
  * store-bound pass of their own (4096 x 4096 float32, 2 threads: 1.44 -> 1.24 x a stream copy
  * in a C test). */
 static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n, float scale,
-                                           float shift, const float *next, const float *fsrc,
-                                           float *fdst, float fh, float fl) {
-#define SF_CALL(unit, wide)                                                                       \
-    sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, NULL,                \
+                                           float shift, float least, const float *next,
+                                           const float *fsrc, float *fdst, float fh, float fl) {
+#define SF_CALL(unit, wide, form)                                                                 \
+    sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL,          \
                                 SF_FLUSH_RESCALE, fsrc, fdst, fh, fl)
     SF_F32_RADDEXP_SPECIALIZED(SF_CALL);
 #undef SF_CALL
@@ -305,11 +406,11 @@ static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n
 /* The sum form of sf_f32_raddexp__avx512 (with *rest, the same bits) with a log_softmax row's
  * write pass riding along: fdst = (scale * fsrc - max) - log_sum, streamed. */
 static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, float scale,
-                                               float shift, const float *next, double *rest,
-                                               const float *fsrc, float *fdst, float max,
-                                               float log_sum) {
-#define SF_CALL(unit, wide)                                                                       \
-    sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, rest,             \
+                                               float shift, float least, const float *next,
+                                               double *rest, const float *fsrc, float *fdst,
+                                               float max, float log_sum) {
+#define SF_CALL(unit, wide, form)                                                                 \
+    sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,       \
                                 SF_FLUSH_LOG, fsrc, fdst, max, log_sum)
     SF_F32_RADDEXP_SPECIALIZED(SF_CALL);
 #undef SF_CALL
@@ -367,8 +468,8 @@ static void sf_f32_store_exp__avx512(const float *x, float *y, ptrdiff_t n, floa
     const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(max);
     const __m512 vlow = _mm512_set1_ps(sf_f32_low_of(max));
     const __m512 vh = _mm512_set1_ps(hi), vl = _mm512_set1_ps(lo);
-#define SF_OP(v) sf_f32_mul_factor__avx512(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm, vlow, 0), vh, vl)
-#define SF_OP_WIDE(v) sf_f32_mul_factor__avx512(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm, vlow, 1), vh, vl)
+#define SF_OP(v) sf_f32_mul_factor__avx512(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm, vlow, 0, SF_DIFF_TWOSUM), vh, vl)
+#define SF_OP_WIDE(v) sf_f32_mul_factor__avx512(sf_f32_exp_of_diff__avx512(_mm512_mul_ps((v), vs), vm, vlow, 1, SF_DIFF_TWOSUM), vh, vl)
     if (sf_f32_wide_shift(max))
         SF_F32_WRITE_LOOP(x, y, n, stream, SF_OP_WIDE);
     else
@@ -468,7 +569,7 @@ static void sf_f32_columns_softmax__avx512(const float *x, float *y, ptrdiff_t n
             for (int v = 0; v < nv; v++) {
                 const __m512 sv = buf ? _mm512_load_ps(buf + i * bs + 16 * v)
                                       : _mm512_mul_ps(_mm512_maskz_loadu_ps(k[v], x + i * xs + 16 * v), vs);
-                const __m512 e = _mm512_maskz_mov_ps(k[v], sf_f32_exp_of_diff__avx512(sv, sh[v], low[v], 1));
+                const __m512 e = _mm512_maskz_mov_ps(k[v], sf_f32_exp_of_diff__avx512(sv, sh[v], low[v], 1, SF_DIFF_TWOSUM));
                 if (buf)
                     _mm512_store_ps(buf + i * bs + 16 * v, e);
                 else
@@ -520,8 +621,9 @@ static void sf_f32_columns_softmax__avx512(const float *x, float *y, ptrdiff_t n
 #define F64_AVX512_FLOOR (-835.0)
 #define F64_BIAS_SCALE 0x1p128 /* 2^F64_EXP_BIAS */
 
-SF_INLINE __m512d sf_f64_exp_reduced__avx512(__m512d d, __m512d lo, __mmask8 use_lo) {
-    d = _mm512_max_pd(_mm512_set1_pd(F64_AVX512_FLOOR), d); /* keeps NaN */
+SF_INLINE __m512d sf_f64_exp_reduced__avx512(__m512d d, __m512d lo, __mmask8 use_lo,
+                                              const int clamp) {
+    if (clamp) d = _mm512_max_pd(_mm512_set1_pd(F64_AVX512_FLOOR), d); /* keeps NaN */
     const __m512d magic = _mm512_set1_pd(F64_ROUND_MAGIC); /* as for float32 */
     const __m512d n = _mm512_sub_pd(_mm512_fmadd_pd(d, _mm512_set1_pd(F64_LOG2E), magic), magic);
     __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(F64_LN2_LO),
@@ -543,27 +645,39 @@ SF_INLINE __m512d sf_f64_exp_reduced__avx512(__m512d d, __m512d lo, __mmask8 use
 }
 
 SF_INLINE __m512d sf_f64_exp_biased__avx512(__m512d d) {
-    return sf_f64_exp_reduced__avx512(d, _mm512_setzero_pd(), 0);
+    return sf_f64_exp_reduced__avx512(d, _mm512_setzero_pd(), 0, 1);
 }
 
-SF_INLINE __m512d sf_f64_exp_of_diff__avx512(__m512d v, __m512d shift) {
+/* exp(v - shift) * 2^BIAS, v - shift exact in the given form (SF_DIFF_*, as float32's). The
+ * general form clamps the difference to the floor and masks the error where it is not finite
+ * (v = -inf); the others know every v - shift finite and within reach, and need neither. */
+SF_INLINE __m512d sf_f64_exp_of_diff__avx512(__m512d v, __m512d shift, const int form) {
     const __m512d hi = _mm512_sub_pd(v, shift);
-    const __m512d bv = _mm512_sub_pd(hi, v);
-    const __m512d lo = _mm512_sub_pd(_mm512_sub_pd(v, _mm512_sub_pd(hi, bv)), _mm512_add_pd(shift, bv));
+    __m512d lo;
+    if (form == SF_DIFF_SHIFT_BIG) {
+        lo = _mm512_sub_pd(v, _mm512_add_pd(hi, shift));
+    } else if (form == SF_DIFF_V_BIG) {
+        lo = _mm512_sub_pd(_mm512_sub_pd(v, hi), shift);
+    } else {
+        const __m512d bv = _mm512_sub_pd(hi, v);
+        lo = _mm512_sub_pd(_mm512_sub_pd(v, _mm512_sub_pd(hi, bv)), _mm512_add_pd(shift, bv));
+    }
+    if (form != SF_DIFF_TWOSUM) return sf_f64_exp_reduced__avx512(hi, lo, (__mmask8)0xff, 0);
     const __mmask8 finite = _mm512_cmp_pd_mask(hi, _mm512_set1_pd(F64_AVX512_FLOOR), _CMP_GE_OQ);
-    return sf_f64_exp_reduced__avx512(hi, lo, finite);
+    return sf_f64_exp_reduced__avx512(hi, lo, finite, 1);
 }
 
 /* One vector of terms of sf_f64_raddexp_impl__avx512: exp(x*scale - shift) * 2^BIAS in the
  * `live` lanes (0 elsewhere); without `store`, lanes equal to the shift (exactly 1) are counted
  * in *ones and give 0 (as FN(expsum_term) in kernels_portable.inc). */
 SF_INLINE __m512d sf_f64_term__avx512(__m512d xv, __m512d vs, __m512d vsh, __mmask8 live,
-                                      __mmask8 countable, int store, ptrdiff_t *ones) {
+                                      __mmask8 countable, int store, const int form,
+                                      ptrdiff_t *ones) {
     const __m512d v = _mm512_mul_pd(xv, vs);
-    if (store) return _mm512_maskz_mov_pd(live, sf_f64_exp_of_diff__avx512(v, vsh));
+    if (store) return _mm512_maskz_mov_pd(live, sf_f64_exp_of_diff__avx512(v, vsh, form));
     const __mmask8 one = _mm512_mask_cmp_pd_mask(live & countable, v, vsh, _CMP_EQ_OQ);
     *ones += __builtin_popcount(one);
-    return _mm512_maskz_mov_pd((__mmask8)(live & ~one), sf_f64_exp_of_diff__avx512(v, vsh));
+    return _mm512_maskz_mov_pd((__mmask8)(live & ~one), sf_f64_exp_of_diff__avx512(v, vsh, form));
 }
 
 /* *a += e with the rounding error added to *c (Fast2Sum, larger addend first: terms are
@@ -575,22 +689,39 @@ SF_INLINE void sf_f64_fast2sum_add__avx512(__m512d *a, __m512d *c, __m512d e) {
     *a = s;
 }
 
-static double sf_f64_rmax__avx512(const double *x, ptrdiff_t n, double scale) {
+/* the row max of scale*x, and in *least its least value (as sf_f32_rmax__avx512) */
+static double sf_f64_rmax__avx512(const double *x, ptrdiff_t n, double scale, double *least) {
     const __m512d vs = _mm512_set1_pd(scale), ninf = _mm512_set1_pd(-INFINITY);
-    __m512d m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
-    ptrdiff_t i = 0;
+    const __m512d pinf = _mm512_set1_pd(INFINITY);
+    __m512d m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf, l0 = pinf, l1 = pinf, l2 = pinf, l3 = pinf;
+    ptrdiff_t i = sf_head_to_line(x, sizeof(double), n);
+    if (i) { /* as in sf_f32_rmax_impl__avx512 */
+        const __mmask8 k = (__mmask8)((1u << i) - 1);
+        const __m512d v = _mm512_mul_pd(_mm512_maskz_loadu_pd(k, x), vs);
+        m0 = _mm512_mask_mov_pd(ninf, k, v);
+        l0 = _mm512_mask_mov_pd(pinf, k, v);
+    }
     for (; i + 32 <= n; i += 32) {
-        m0 = _mm512_max_pd(_mm512_mul_pd(_mm512_loadu_pd(x + i), vs), m0);
-        m1 = _mm512_max_pd(_mm512_mul_pd(_mm512_loadu_pd(x + i + 8), vs), m1);
-        m2 = _mm512_max_pd(_mm512_mul_pd(_mm512_loadu_pd(x + i + 16), vs), m2);
-        m3 = _mm512_max_pd(_mm512_mul_pd(_mm512_loadu_pd(x + i + 24), vs), m3);
+        const __m512d v0 = _mm512_mul_pd(_mm512_loadu_pd(x + i), vs);
+        const __m512d v1 = _mm512_mul_pd(_mm512_loadu_pd(x + i + 8), vs);
+        const __m512d v2 = _mm512_mul_pd(_mm512_loadu_pd(x + i + 16), vs);
+        const __m512d v3 = _mm512_mul_pd(_mm512_loadu_pd(x + i + 24), vs);
+        m0 = _mm512_max_pd(v0, m0);
+        m1 = _mm512_max_pd(v1, m1);
+        m2 = _mm512_max_pd(v2, m2);
+        m3 = _mm512_max_pd(v3, m3);
+        l0 = _mm512_min_pd(v0, l0);
+        l1 = _mm512_min_pd(v1, l1);
+        l2 = _mm512_min_pd(v2, l2);
+        l3 = _mm512_min_pd(v3, l3);
     }
-    for (; i + 8 <= n; i += 8) m0 = _mm512_max_pd(_mm512_mul_pd(_mm512_loadu_pd(x + i), vs), m0);
-    if (i < n) {
-        const __mmask8 k = (__mmask8)((1u << (n - i)) - 1);
-        __m512d v = _mm512_mask_mul_pd(ninf, k, _mm512_maskz_loadu_pd(k, x + i), vs);
-        m1 = _mm512_max_pd(v, m1);
+    for (; i < n; i += 8) {
+        const __mmask8 k = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+        const __m512d v = _mm512_mul_pd(_mm512_maskz_loadu_pd(k, x + i), vs);
+        m1 = _mm512_max_pd(_mm512_mask_mov_pd(ninf, k, v), m1);
+        l1 = _mm512_min_pd(_mm512_mask_mov_pd(pinf, k, v), l1);
     }
+    *least = _mm512_reduce_min_pd(_mm512_min_pd(_mm512_min_pd(l0, l1), _mm512_min_pd(l2, l3)));
     return _mm512_reduce_max_pd(_mm512_max_pd(_mm512_max_pd(m0, m1), _mm512_max_pd(m2, m3)));
 }
 
@@ -603,7 +734,8 @@ static double sf_f64_rmax__avx512(const double *x, ptrdiff_t n, double scale) {
 
 SF_INLINE double sf_f64_raddexp_impl__avx512(const double *x, double *y, ptrdiff_t n,
                                              double scale, double shift, const double *next,
-                                             const int store, double *rest, const int flush,
+                                             const int store, const int form, double *rest,
+                                             const int flush,
                                              const double *fsrc, double *fdst, double fh,
                                              double fl) {
     const __m512d vs = _mm512_set1_pd(scale), vsh = _mm512_set1_pd(shift);
@@ -626,10 +758,10 @@ SF_INLINE double sf_f64_raddexp_impl__avx512(const double *x, double *y, ptrdiff
         __m512d a0 = _mm512_setzero_pd(), a1 = a0, c0 = a0, c1 = a0;
         for (; i + 32 <= end; i += 32) {
             if (next) sf_prefetch_256(next + i, to_l1);
-            const __m512d e0 = sf_f64_term__avx512(_mm512_loadu_pd(x + i), vs, vsh, all, countable, store, &ones);
-            const __m512d e1 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 8), vs, vsh, all, countable, store, &ones);
-            const __m512d e2 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 16), vs, vsh, all, countable, store, &ones);
-            const __m512d e3 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 24), vs, vsh, all, countable, store, &ones);
+            const __m512d e0 = sf_f64_term__avx512(_mm512_loadu_pd(x + i), vs, vsh, all, countable, store, form, &ones);
+            const __m512d e1 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 8), vs, vsh, all, countable, store, form, &ones);
+            const __m512d e2 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 16), vs, vsh, all, countable, store, form, &ones);
+            const __m512d e3 = sf_f64_term__avx512(_mm512_loadu_pd(x + i + 24), vs, vsh, all, countable, store, form, &ones);
             if (store) {
                 _mm512_storeu_pd(y + i, e0);
                 _mm512_storeu_pd(y + i + 8, e1);
@@ -648,7 +780,7 @@ SF_INLINE double sf_f64_raddexp_impl__avx512(const double *x, double *y, ptrdiff
         }
         for (; i < end; i += 8) {
             const __mmask8 k = end - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (end - i)) - 1);
-            const __m512d e = sf_f64_term__avx512(_mm512_maskz_loadu_pd(k, x + i), vs, vsh, k, countable, store, &ones);
+            const __m512d e = sf_f64_term__avx512(_mm512_maskz_loadu_pd(k, x + i), vs, vsh, k, countable, store, form, &ones);
             if (store) _mm512_mask_storeu_pd(y + i, k, e);
             sf_f64_fast2sum_add__avx512(&a1, &c1, e);
         }
@@ -669,18 +801,38 @@ SF_INLINE double sf_f64_raddexp_impl__avx512(const double *x, double *y, ptrdiff
     return (double)ones + others;
 }
 
+/* CALL(form) for this row's exact difference (sf_diff_form; `shift`, `least` in scope) */
+#define SF_F64_RADDEXP_SPECIALIZED(CALL)                                                          \
+    do {                                                                                          \
+        const int form_ = sf_diff_form(shift, least, 0);                                          \
+        if (form_ == SF_DIFF_SHIFT_BIG) return CALL(SF_DIFF_SHIFT_BIG);                           \
+        if (form_ == SF_DIFF_V_BIG) return CALL(SF_DIFF_V_BIG);                                   \
+        if (form_ == SF_DIFF_TWOSUM_NEAR) return CALL(SF_DIFF_TWOSUM_NEAR);                       \
+        return CALL(SF_DIFF_TWOSUM);                                                              \
+    } while (0)
+
 static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, double scale,
-                                     double shift, const double *next, double *rest) {
-    return y ? sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, NULL, 0, NULL, NULL, 0, 0)
-             : sf_f64_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, rest, 0, NULL, NULL, 0, 0);
+                                     double shift, double least, const double *next,
+                                     double *rest) {
+#define SF_CALL(form)                                                                             \
+    (y ? sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, form, NULL, 0, NULL, NULL,  \
+                                     0, 0)                                                       \
+       : sf_f64_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, form, rest, 0, NULL,     \
+                                     NULL, 0, 0))
+    SF_F64_RADDEXP_SPECIALIZED(SF_CALL);
+#undef SF_CALL
 }
 
 /* sf_f32_raddexp_flush__avx512 for float64 (4096 x 4096, 2 threads: ...) */
 static double sf_f64_raddexp_flush__avx512(const double *x, double *y, ptrdiff_t n, double scale,
-                                           double shift, const double *next, const double *fsrc,
-                                           double *fdst, double fh, double fl) {
-    return sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, NULL, SF_FLUSH_RESCALE, fsrc,
-                                       fdst, fh, fl);
+                                           double shift, double least, const double *next,
+                                           const double *fsrc, double *fdst, double fh,
+                                           double fl) {
+#define SF_CALL(form)                                                                             \
+    sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, form, NULL, SF_FLUSH_RESCALE,    \
+                                fsrc, fdst, fh, fl)
+    SF_F64_RADDEXP_SPECIALIZED(SF_CALL);
+#undef SF_CALL
 }
 
 #define SF_F64_WRITE_LOOP(x, y, n, stream, OP)                                                    \
@@ -728,7 +880,7 @@ static void sf_f64_store_exp__avx512(const double *x, double *y, ptrdiff_t n, do
                                      double max, double hi, double lo, int stream) {
     const __m512d vs = _mm512_set1_pd(scale), vm = _mm512_set1_pd(max);
     const __m512d vh = _mm512_set1_pd(hi), vl = _mm512_set1_pd(lo);
-#define SF_OP(v) sf_f64_mul_factor__avx512(sf_f64_exp_of_diff__avx512(_mm512_mul_pd((v), vs), vm), vh, vl)
+#define SF_OP(v) sf_f64_mul_factor__avx512(sf_f64_exp_of_diff__avx512(_mm512_mul_pd((v), vs), vm, SF_DIFF_TWOSUM), vh, vl)
     SF_F64_WRITE_LOOP(x, y, n, stream, SF_OP);
 #undef SF_OP
 }

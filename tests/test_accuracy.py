@@ -92,3 +92,45 @@ def test_max_ulp_measures_ulp():
     assert max_ulp(exact, ref, np.float32) <= 0.5
     off = np.nextafter(exact, np.float32(1))
     assert 0.5 < max_ulp(off, ref, np.float32) <= 1.5
+
+
+def _form_rows(form, n, dtype, rng):
+    """Rows aimed at each way the kernels take x - max exactly (kernels_avx512.c, SF_DIFF_*):
+    the row's max and least value decide the form. Every row has many elements whose x - max
+    is inexact in `dtype` (random low bits, far below the max), so a form that lost the
+    rounding error would be several ULP off."""
+    top = np.nextafter(dtype(4), dtype(5))            # a max just inside the binade [4, 8)
+    if form == "fast2sum_shift":                      # |x| < 8: Fast2Sum around the max
+        x = rng.uniform(-7.999, 4, n)
+        x[n // 3] = -np.nextafter(dtype(8), dtype(0))  # the binade's edge, still inside
+    elif form == "fast2sum_x":                        # max <= 0: Fast2Sum around x
+        x = rng.uniform(-20, -0.37, n)
+        top = dtype(-0.37)
+    elif form == "twosum":                            # |x| beyond the max's binade: TwoSum
+        x = rng.uniform(-12, 4, n)
+        x[n // 3] = -8.0
+    else:                                             # a far outlier: TwoSum, clamped
+        x = rng.uniform(-12, 4, n)
+        x[n // 3] = -1e30 if form == "clamped" else -np.inf
+    x = x.astype(dtype)
+    x[n // 2] = top
+    return x.reshape(1, n)
+
+
+@pytest.mark.parametrize("n", (1000, 128256))
+@pytest.mark.parametrize("dtype", DTYPE_PARAMS)
+@pytest.mark.parametrize("form", ("fast2sum_shift", "fast2sum_x", "twosum", "clamped", "-inf"))
+@pytest.mark.parametrize("scale", (None, 0.5))
+def test_ulp_each_exact_difference(isa, form, dtype, n, scale, rng):
+    x = _form_rows(form, n, dtype, rng)
+    xs = x if scale is None else x * dtype(scale)     # exact: a power of two
+    ref_sm, ref_log = _reference(xs)
+    _REFS.clear()
+    y = sf.softmax(x, scale=scale)
+    err = max_ulp(y, ref_sm, dtype)
+    assert err <= SOFTMAX_MAX_ULP, f"softmax {isa} {form} n={n}: {err:.2f} ULP"
+    finite = np.isfinite(ref_log)
+    lg = sf.log_softmax(x, scale=scale)
+    assert np.array_equal(np.isfinite(lg), finite)
+    err = max_ulp(lg[finite], ref_log[finite], dtype)
+    assert err <= LOG_SOFTMAX_MAX_ULP, f"log_softmax {isa} {form} n={n}: {err:.2f} ULP"
