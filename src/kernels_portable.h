@@ -42,6 +42,7 @@
  * float32 ulp of the result */
 #define LANE_COMPENSATED 0
 #define LANE_ADD(acc, cmp, e) ((acc) += (e))
+#define FACTOR_MIN 0x1p-100 /* lo ~ 2^-124 >= FLT_MIN */
 #ifdef SF_F32_RMAX
 #define FAST_RMAX SF_F32_RMAX
 #endif
@@ -96,6 +97,7 @@
 #undef SF_LOG_TWO_TERMS
 #undef LANE_COMPENSATED
 #undef LANE_ADD
+#undef FACTOR_MIN
 
 #define T double
 #define WIDE double
@@ -121,6 +123,7 @@
  * hence of every output of the row, up to 2.5 float64 ulp (n = 1000), on top of the exp's own */
 #define LANE_COMPENSATED 1
 #define LANE_ADD(acc, cmp, e) sf_f64_fast2sum_add(&(acc), &(cmp), (e))
+#define FACTOR_MIN 0x1p-960 /* lo ~ 2^-1013 >= DBL_MIN */
 #ifdef SF_F64_RMAX
 #define FAST_RMAX SF_F64_RMAX
 #endif
