@@ -414,8 +414,10 @@ cdef inline const floating *next_block(const floating *x, Py_ssize_t lo, Py_ssiz
 
 
 cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
-                     floating sc, int nt, bint stream) noexcept nogil:
+                     floating sc, int nt, bint stream, const floating *next) noexcept nogil:
     """Softmax of one contiguous row cut into BLOCK-sized blocks; nt threads share the blocks.
+    `next` (or NULL): the next row's x, whose first block the last block prefetches (one thread:
+    the others would prefetch into another core's cache).
     Three-pass float32 softmax keeps its terms in y between the passes, unless y is streamed (an output
     far larger than the cache): then pass 2 recomputes them from x, which costs a second read
     of x instead of a read and a write of y. Returns -1 when out of memory."""
@@ -457,16 +459,17 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
                     sf_stream_fence()   # once per thread: a fence per block cost 5% on (1, 2^24)
         if failed:   # two-pass range exceeded somewhere: the online algorithm does this row
             free(parts)
-            return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream)
+            return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream, next)
     else:
         for b in range(nb):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
             parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL,
-                                 ln, sc, shift, &failed, next_block(x, lo, n))
+                                 ln, sc, shift, &failed,
+                                 next if b == nb - 1 else next_block(x, lo, n))
         if failed:   # two-pass range exceeded somewhere: the online algorithm does this row
             free(parts)
-            return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream)
+            return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream, next)
         total = merge_blocks(algo, parts, nb)
         for b in range(nb):
             lo = b * BLOCK
@@ -556,7 +559,7 @@ cdef int one_row(bint lg, int algo, const floating *x, Py_ssize_t xs, floating *
         dst = buf
         stream = False
     if n >= SPLIT_MIN:
-        rc = blocked_row(lg, algo, src, dst, n, sc, nt, stream)
+        rc = blocked_row(lg, algo, src, dst, n, sc, nt, stream, next if nt == 1 else NULL)
     elif algo == SF_TWO_PASS:
         k_row(lg, algo, src, dst, n, sc)
     else:
