@@ -261,6 +261,31 @@ static inline void sf_ext_fold(double *E, double *hi, double *lo, double e, doub
     sf_acc_add(hi, lo, ldexp(m, (int)fmax(e - *E, -4000.0)));
 }
 
+/* How the SIMD exp passes take v - shift exactly (SF_DIFF_*), picked per row from its shift and
+ * its least v (sf_diff_form; FN(max) gives the least). Every form gives the same difference and
+ * error (all exact), hence the same bits; the cheaper ones need the row's range known. */
+#define SF_DIFF_TWOSUM 0      /* any v: clamped or masked where not finite, then TwoSum */
+#define SF_DIFF_TWOSUM_NEAR 1 /* every v - shift within the reach below: TwoSum alone */
+#define SF_DIFF_SHIFT_BIG 2   /* and no |v| in a higher binade than shift: Fast2Sum, shift */
+#define SF_DIFF_V_BIG 3       /* and shift <= 0, so |v| >= |shift|: Fast2Sum around v */
+
+/* Without the clamp every v - shift must stay where the magic-number reduction is exact
+ * (|d| / ln 2 < 2^22 for float32) and its error small beside the reduced argument; a term below
+ * the floor then comes out 0 as the clamped one does. */
+#define SF_DIFF_REACH 0x1p21
+
+/* Fast2Sum (s = a + b, then b - (s - a)) is exact when a's exponent is at least b's, of which
+ * the usual |a| >= |b| is one case. With a = -shift, shift > 0, and b = v that is every
+ * |v| < 2^e, for 2^(e-1) <= shift < 2^e (frexp): N(0, 1) logits (max ~4.5, least ~-4.5) pass,
+ * where |v| <= shift fails half the rows. */
+SF_INLINE int sf_diff_form(double shift, double least, const int wide) {
+    if (wide || !(least - shift >= -SF_DIFF_REACH)) return SF_DIFF_TWOSUM;
+    if (shift <= 0) return SF_DIFF_V_BIG;
+    int e;
+    (void)frexp(shift, &e);
+    return -least < ldexp(1.0, e) ? SF_DIFF_SHIFT_BIG : SF_DIFF_TWOSUM_NEAR;
+}
+
 /* A hint that `p` will be read soon; prefetches never fault, so any address is fine. */
 #if defined(__GNUC__) || defined(__clang__)
 #define SF_PREFETCH(p) __builtin_prefetch((p), 0, 3)

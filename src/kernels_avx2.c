@@ -72,12 +72,12 @@ static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale, float *
     return v > r ? v : r;
 }
 
-/* scale*x - shift is taken exactly (TwoSum; see f32_two_diff), its rounding error added to the
- * reduced argument above the floor. Without `store`, the terms equal to 1 are counted apart
- * (the partial's `rest`). */
+/* scale*x - shift is taken exactly (TwoSum, see f32_two_diff, or Fast2Sum: the form, SF_DIFF_*
+ * of exp_portable.h), its rounding error added to the reduced argument. Without `store`, the
+ * terms equal to 1 are counted apart (the partial's `rest`). */
 SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n, float scale,
                                            float shift, const float *next, const int store,
-                                           double *rest) {
+                                           const int form, double *rest) {
     const __m256 vs = _mm256_set1_ps(scale), vsh = _mm256_set1_ps(shift);
     const __m256 vfloor = _mm256_set1_ps(F32_EXP_FLOOR), vlog2e = _mm256_set1_ps(F32_LOG2E);
     const __m256 vhi = _mm256_set1_ps(F32_LN2_HI), vlo = _mm256_set1_ps(F32_LN2_LO);
@@ -98,11 +98,20 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
         __m256 d_ = _mm256_max_ps(vfloor, h_); /* keeps NaN */                                  \
         __m256 n_ = _mm256_sub_ps(_mm256_fmadd_ps(d_, vlog2e, vmagic), vmagic);                \
         __m256 r_ = _mm256_fnmadd_ps(n_, vlo, _mm256_fnmadd_ps(n_, vhi, d_));                  \
-        {   /* the rounding error of scale*x - shift, see f32_two_diff */                       \
-            const __m256 bv_ = _mm256_sub_ps(h_, v_);                                           \
-            __m256 l_ = _mm256_sub_ps(_mm256_sub_ps(v_, _mm256_sub_ps(h_, bv_)),                \
-                                      _mm256_add_ps(vsh, bv_));                                 \
-            l_ = _mm256_and_ps(l_, _mm256_cmp_ps(h_, vfloor, _CMP_GE_OQ));                      \
+        {   /* the rounding error of scale*x - shift; TwoSum's is masked where not finite    \
+             * (x = -inf); below the floor the term is 0 whatever the error */                  \
+            __m256 l_;                                                                          \
+            if (form == SF_DIFF_SHIFT_BIG) {                                                    \
+                l_ = _mm256_sub_ps(v_, _mm256_add_ps(h_, vsh));                                 \
+            } else if (form == SF_DIFF_V_BIG) {                                                 \
+                l_ = _mm256_sub_ps(_mm256_sub_ps(v_, h_), vsh);                                 \
+            } else {                                                                            \
+                const __m256 bv_ = _mm256_sub_ps(h_, v_);                                       \
+                l_ = _mm256_sub_ps(_mm256_sub_ps(v_, _mm256_sub_ps(h_, bv_)),                   \
+                                   _mm256_add_ps(vsh, bv_));                                    \
+                if (form == SF_DIFF_TWOSUM)                                                     \
+                    l_ = _mm256_and_ps(l_, _mm256_cmp_ps(h_, vfloor, _CMP_GE_OQ));              \
+            }                                                                                   \
             r_ = _mm256_add_ps(r_, l_);                                                         \
         }                                                                                       \
         __m256 p_ = _mm256_fmadd_ps(c6, r_, c5);                                                \
@@ -174,11 +183,18 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
     return (double)ones + others;
 }
 
+/* `least`: the row's least scale*x (sf_f32_rmax__avx2), which picks the exact difference */
 static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float scale,
                                    float shift, float least, const float *next, double *rest) {
-    (void)least; /* TwoSum for every row */
-    return y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, NULL)
-             : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, rest);
+#define SF_CALL(form)                                                                             \
+    (y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, form, NULL)                    \
+       : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, form, rest))
+    const int form = sf_diff_form(shift, least, 0);
+    if (form == SF_DIFF_SHIFT_BIG) return SF_CALL(SF_DIFF_SHIFT_BIG);
+    if (form == SF_DIFF_V_BIG) return SF_CALL(SF_DIFF_V_BIG);
+    if (form == SF_DIFF_TWOSUM_NEAR) return SF_CALL(SF_DIFF_TWOSUM_NEAR);
+    return SF_CALL(SF_DIFF_TWOSUM);
+#undef SF_CALL
 }
 
 /* ---- float16 / bfloat16 <-> float32 (dispatch.c requires F16C for this level) ---- */
