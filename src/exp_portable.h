@@ -286,6 +286,17 @@ SF_INLINE int sf_diff_form(double shift, double least, const int wide) {
     return -least < ldexp(1.0, e) ? SF_DIFF_SHIFT_BIG : SF_DIFF_TWOSUM_NEAR;
 }
 
+/* `return CALL(f)` for the run-time form `form`, with f a compile-time constant in each branch,
+ * so that every form gets a loop of its own */
+#define SF_RETURN_BY_DIFF_FORM(form, CALL)                                                        \
+    do {                                                                                          \
+        const int sf_form_ = (form);                                                              \
+        if (sf_form_ == SF_DIFF_SHIFT_BIG) return CALL(SF_DIFF_SHIFT_BIG);                        \
+        if (sf_form_ == SF_DIFF_V_BIG) return CALL(SF_DIFF_V_BIG);                                \
+        if (sf_form_ == SF_DIFF_TWOSUM_NEAR) return CALL(SF_DIFF_TWOSUM_NEAR);                    \
+        return CALL(SF_DIFF_TWOSUM);                                                              \
+    } while (0)
+
 /* A hint that `p` will be read soon; prefetches never fault, so any address is fine. */
 #if defined(__GNUC__) || defined(__clang__)
 #define SF_PREFETCH(p) __builtin_prefetch((p), 0, 3)

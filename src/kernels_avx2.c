@@ -189,11 +189,7 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
 #define SF_CALL(form)                                                                             \
     (y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, form, NULL)                    \
        : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, form, rest))
-    const int form = sf_diff_form(shift, least, 0);
-    if (form == SF_DIFF_SHIFT_BIG) return SF_CALL(SF_DIFF_SHIFT_BIG);
-    if (form == SF_DIFF_V_BIG) return SF_CALL(SF_DIFF_V_BIG);
-    if (form == SF_DIFF_TWOSUM_NEAR) return SF_CALL(SF_DIFF_TWOSUM_NEAR);
-    return SF_CALL(SF_DIFF_TWOSUM);
+    SF_RETURN_BY_DIFF_FORM(sf_diff_form(shift, least, 0), SF_CALL);
 #undef SF_CALL
 }
 

@@ -331,23 +331,17 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     return (double)ones + others;
 }
 
-/* Return CALL(unit, wide, form) with the compile-time flags of sf_f32_raddexp_impl__avx512
- * that this row needs (`shift`, `least` and `scale` in scope). The rare wide rows skip the
- * scale == 1 saving: a multiply by 1 is exact, the same bits. */
-#define SF_F32_RADDEXP_SPECIALIZED(CALL)                                                          \
+/* Return SF_CALL(unit, wide, form), the caller's call of sf_f32_raddexp_impl__avx512, with the
+ * compile-time flags this row needs (`shift`, `least` and `scale` in scope). The rare wide rows
+ * skip the scale == 1 saving: a multiply by 1 is exact, the same bits. */
+#define SF_F32_CALL_UNIT(form) SF_CALL(1, 0, form)
+#define SF_F32_CALL_SCALED(form) SF_CALL(0, 0, form)
+#define SF_F32_RADDEXP_SPECIALIZED()                                                              \
     do {                                                                                          \
-        if (sf_f32_wide_shift(shift)) return CALL(0, 1, SF_DIFF_TWOSUM);                          \
+        if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1, SF_DIFF_TWOSUM);                       \
         const int form_ = sf_diff_form(shift, least, 0);                                          \
-        if (scale == 1.0f) {                                                                      \
-            if (form_ == SF_DIFF_SHIFT_BIG) return CALL(1, 0, SF_DIFF_SHIFT_BIG);                 \
-            if (form_ == SF_DIFF_V_BIG) return CALL(1, 0, SF_DIFF_V_BIG);                         \
-            if (form_ == SF_DIFF_TWOSUM_NEAR) return CALL(1, 0, SF_DIFF_TWOSUM_NEAR);             \
-            return CALL(1, 0, SF_DIFF_TWOSUM);                                                    \
-        }                                                                                         \
-        if (form_ == SF_DIFF_SHIFT_BIG) return CALL(0, 0, SF_DIFF_SHIFT_BIG);                     \
-        if (form_ == SF_DIFF_V_BIG) return CALL(0, 0, SF_DIFF_V_BIG);                             \
-        if (form_ == SF_DIFF_TWOSUM_NEAR) return CALL(0, 0, SF_DIFF_TWOSUM_NEAR);                 \
-        return CALL(0, 0, SF_DIFF_TWOSUM);                                                        \
+        if (scale == 1.0f) SF_RETURN_BY_DIFF_FORM(form_, SF_F32_CALL_UNIT);                       \
+        SF_RETURN_BY_DIFF_FORM(form_, SF_F32_CALL_SCALED);                                        \
     } while (0)
 
 /* `least` is the row's least scale*x (sf_f32_rmax__avx512), -inf or NaN if unknown */
@@ -358,7 +352,7 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
                                      NULL, NULL, 0, 0)                                           \
        : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,  \
                                      0, NULL, NULL, 0, 0))
-    SF_F32_RADDEXP_SPECIALIZED(SF_CALL);
+    SF_F32_RADDEXP_SPECIALIZED();
 #undef SF_CALL
 }
 
@@ -374,7 +368,7 @@ static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL,          \
                                 SF_FLUSH_RESCALE, fsrc, fdst, fh, fl)
-    SF_F32_RADDEXP_SPECIALIZED(SF_CALL);
+    SF_F32_RADDEXP_SPECIALIZED();
 #undef SF_CALL
 }
 
@@ -387,7 +381,7 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,       \
                                 SF_FLUSH_LOG, fsrc, fdst, max, log_sum)
-    SF_F32_RADDEXP_SPECIALIZED(SF_CALL);
+    SF_F32_RADDEXP_SPECIALIZED();
 #undef SF_CALL
 }
 
@@ -776,16 +770,6 @@ SF_INLINE double sf_f64_raddexp_impl__avx512(const double *x, double *y, ptrdiff
     return (double)ones + others;
 }
 
-/* CALL(form) for this row's exact difference (sf_diff_form; `shift`, `least` in scope) */
-#define SF_F64_RADDEXP_SPECIALIZED(CALL)                                                          \
-    do {                                                                                          \
-        const int form_ = sf_diff_form(shift, least, 0);                                          \
-        if (form_ == SF_DIFF_SHIFT_BIG) return CALL(SF_DIFF_SHIFT_BIG);                           \
-        if (form_ == SF_DIFF_V_BIG) return CALL(SF_DIFF_V_BIG);                                   \
-        if (form_ == SF_DIFF_TWOSUM_NEAR) return CALL(SF_DIFF_TWOSUM_NEAR);                       \
-        return CALL(SF_DIFF_TWOSUM);                                                              \
-    } while (0)
-
 static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, double scale,
                                      double shift, double least, const double *next,
                                      double *rest) {
@@ -794,7 +778,7 @@ static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, do
                                      0, 0)                                                       \
        : sf_f64_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, form, rest, 0, NULL,     \
                                      NULL, 0, 0))
-    SF_F64_RADDEXP_SPECIALIZED(SF_CALL);
+    SF_RETURN_BY_DIFF_FORM(sf_diff_form(shift, least, 0), SF_CALL);
 #undef SF_CALL
 }
 
@@ -806,7 +790,7 @@ static double sf_f64_raddexp_flush__avx512(const double *x, double *y, ptrdiff_t
 #define SF_CALL(form)                                                                             \
     sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, form, NULL, SF_FLUSH_RESCALE,    \
                                 fsrc, fdst, fh, fl)
-    SF_F64_RADDEXP_SPECIALIZED(SF_CALL);
+    SF_RETURN_BY_DIFF_FORM(sf_diff_form(shift, least, 0), SF_CALL);
 #undef SF_CALL
 }
 
