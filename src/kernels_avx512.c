@@ -251,49 +251,6 @@ SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vl
 #define SF_F32_FLUSH_MASKED(j, k) \
     _mm512_mask_storeu_ps(fdst + (j), (k), SF_F32_FLUSH_OP(_mm512_maskz_loadu_ps((k), fsrc + (j))))
 
-/* The terms of x[i..end) (one chunk: 2048 elements or fewer), summed in four lane accumulators
- * and returned as one vector; with `flush`, 64 elements of the flush (from *j) per 64 terms. */
-SF_INLINE __m512 sf_f32_raddexp_chunk__avx512(const float *x, float *y, ptrdiff_t i,
-                                              ptrdiff_t end, const float *next, int to_l1,
-                                              __m512 vs, __m512 vsh, __m512 vlow,
-                                              __mmask16 countable, const int store,
-                                              const int unit, const int wide, const int form,
-                                              ptrdiff_t *ones, const int flush, ptrdiff_t n,
-                                              const float *fsrc, float *fdst, __m512 vfh,
-                                              __m512 vfl, ptrdiff_t *jp) {
-    const __mmask16 all = (__mmask16)0xffff;
-    ptrdiff_t j = *jp;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (; i + 64 <= end; i += 64) {
-        if (next) sf_prefetch_256(next + i, to_l1);
-        const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, vlow, all, countable, store, unit, wide, form, &a0, ones);
-        const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, vlow, all, countable, store, unit, wide, form, &a1, ones);
-        const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, vlow, all, countable, store, unit, wide, form, &a2, ones);
-        const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, vlow, all, countable, store, unit, wide, form, &a3, ones);
-        if (store) {
-            _mm512_storeu_ps(y + i, e0);
-            _mm512_storeu_ps(y + i + 16, e1);
-            _mm512_storeu_ps(y + i + 32, e2);
-            _mm512_storeu_ps(y + i + 48, e3);
-        }
-        if (flush && j + 64 <= n) {
-            SF_F32_FLUSH_STREAM16(j);
-            SF_F32_FLUSH_STREAM16(j + 16);
-            SF_F32_FLUSH_STREAM16(j + 32);
-            SF_F32_FLUSH_STREAM16(j + 48);
-            j += 64;
-        }
-    }
-    for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
-        const __mmask16 k = end - i >= 16 ? all : (__mmask16)((1u << (end - i)) - 1);
-        /* lanes past the end add nothing */
-        const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, vlow, k, countable, store, unit, wide, form, &a1, ones);
-        if (store) _mm512_mask_storeu_ps(y + i, k, e);
-    }
-    *jp = j;
-    return _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-}
-
 SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                              float shift, const float *next, const int store,
                                              const int unit, const int wide, const int form,
@@ -309,15 +266,40 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     }
     const __m512 vlow = _mm512_set1_ps(sf_f32_low_of(shift));
     const int to_l1 = flush != SF_FLUSH_RESCALE && sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
-    const __mmask16 countable = isfinite(shift) ? (__mmask16)0xffff : 0;
+    const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
     for (ptrdiff_t i = 0; i < n;) {
         const ptrdiff_t end = n - i > 2048 ? i + 2048 : n;
-        const __m512 a = sf_f32_raddexp_chunk__avx512(x, y, i, end, next, to_l1, vs, vsh, vlow,
-                                                      countable, store, unit, wide, form, &ones,
-                                                      flush, n, fsrc, fdst, vfh, vfl, &j);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (; i + 64 <= end; i += 64) {
+            if (next) sf_prefetch_256(next + i, to_l1);
+            const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, vlow, all, countable, store, unit, wide, form, &a0, &ones);
+            const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, vlow, all, countable, store, unit, wide, form, &a1, &ones);
+            const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, vlow, all, countable, store, unit, wide, form, &a2, &ones);
+            const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, vlow, all, countable, store, unit, wide, form, &a3, &ones);
+            if (store) {
+                _mm512_storeu_ps(y + i, e0);
+                _mm512_storeu_ps(y + i + 16, e1);
+                _mm512_storeu_ps(y + i + 32, e2);
+                _mm512_storeu_ps(y + i + 48, e3);
+            }
+            if (flush && j + 64 <= n) {
+                SF_F32_FLUSH_STREAM16(j);
+                SF_F32_FLUSH_STREAM16(j + 16);
+                SF_F32_FLUSH_STREAM16(j + 32);
+                SF_F32_FLUSH_STREAM16(j + 48);
+                j += 64;
+            }
+        }
+        for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
+            const __mmask16 k = end - i >= 16 ? all : (__mmask16)((1u << (end - i)) - 1);
+            /* lanes past the end add nothing */
+            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, vlow, k, countable, store, unit, wide, form, &a1, &ones);
+            if (store) _mm512_mask_storeu_ps(y + i, k, e);
+        }
         i = end;
+        const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
         const __m512d a64 = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
                                           _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
         sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(a64));
