@@ -185,7 +185,9 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
 
 /* `least`: the row's least scale*x (sf_f32_rmax__avx2), which picks the exact difference */
 static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float scale,
-                                   float shift, float least, const float *next, double *rest) {
+                                   float shift, float least, const float *next, double *rest,
+                                   double *eff) {
+    (void)eff; /* the terms are relative to `shift` itself */
 #define SF_CALL(form)                                                                             \
     (y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, form, NULL)                    \
        : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, form, rest))

@@ -158,6 +158,69 @@ SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low, 
     return sf_f32_exp_core__avx512(hi, lo, 1);
 }
 
+/* The folded exp: a row whose shift s lies in [SF_F32_FOLD_MIN, SF_F32_FOLD_MAX] skips v - s
+ * altogether. Its terms are exp(v) * c for the float c nearest 2^64 exp(-s), reduced from v
+ * itself (an exact input: no difference to take exactly), with c folded into the polynomial's
+ * coefficients (c * 1 and c * 1/2 exact, the others' rounding far below the result's). That is
+ * exp(v - s') 2^64 for s' = s - log(c / 2^64 exp(-s)), within 2^-24 of s: stored terms are
+ * reported relative to s' (the partial's max), sums are corrected to s in double. 12 operations
+ * a vector instead of 16. The bounds keep every folded coefficient normal (c * C6 >= 2^-126
+ * needs s <= 124.8) and c finite (s >= -44.3); v is raised to low = sf_f32_low_of(s) first
+ * unless the row's least value is above it (FOLDED), so that v / ln2 stays within the reach of
+ * the magic-number rounding and a term below the floor is exactly 0, as the other forms. */
+#define SF_F32_FOLD_MIN (-40.0f)
+#define SF_F32_FOLD_MAX 120.0f
+#define SF_EXP_FOLDED 4         /* every v >= low: no clamp */
+#define SF_EXP_FOLDED_CLAMPED 5 /* v raised to low first (NaN stays NaN) */
+
+typedef struct sf_f32_fold_coeffs__avx512 {
+    __m512 c0, c2, c3, c4, c5, c6; /* c times exp's coefficients (c1 = c0) */
+} sf_f32_fold_coeffs__avx512;
+
+SF_INLINE sf_f32_fold_coeffs__avx512 sf_f32_fold_coefficients__avx512(float c) {
+    sf_f32_fold_coeffs__avx512 f;
+    f.c0 = _mm512_set1_ps(c);
+    f.c2 = _mm512_set1_ps(c * F32_EXP_C2);
+    f.c3 = _mm512_set1_ps(c * F32_EXP_C3);
+    f.c4 = _mm512_set1_ps(c * F32_EXP_C4);
+    f.c5 = _mm512_set1_ps(c * F32_EXP_C5);
+    f.c6 = _mm512_set1_ps(c * F32_EXP_C6);
+    return f;
+}
+
+/* exp(v) * c (the coefficients' c) for v in [low, SF_F32_FOLD_MAX]; NaN stays NaN */
+SF_INLINE __m512 sf_f32_exp_folded__avx512(__m512 v, const sf_f32_fold_coeffs__avx512 *f) {
+    const __m512 magic = _mm512_set1_ps(F32_ROUND_MAGIC);
+    const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(v, _mm512_set1_ps(F32_LOG2E), magic), magic);
+    const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_LO),
+                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_HI), v));
+    __m512 p = _mm512_fmadd_ps(f->c6, r, f->c5);
+    p = _mm512_fmadd_ps(p, r, f->c4);
+    p = _mm512_fmadd_ps(p, r, f->c3);
+    p = _mm512_fmadd_ps(p, r, f->c2);
+    p = _mm512_fmadd_ps(p, r, f->c0);
+    p = _mm512_fmadd_ps(p, r, f->c0);
+    return _mm512_scalef_ps(p, n);
+}
+
+/* The fold of a row with this shift and least value: the form (SF_EXP_FOLDED or
+ * SF_EXP_FOLDED_CLAMPED; 0 when the shift is out of the fold's bounds) and *c. With `eff`
+ * (stored terms) *eff = s' and *unbias = 2^-64: the sum is relative to s'; without, *unbias
+ * = 2^-64 exp(-s) 2^64 / c, which takes the sum back to s. One exp in double a row. */
+static int sf_f32_fold__avx512(float shift, float least, float *c, double *unbias, double *eff) {
+    if (!(shift >= SF_F32_FOLD_MIN && shift <= SF_F32_FOLD_MAX)) return 0;
+    const double exact = ldexp(exp(-(double)shift), F32_EXP_BIAS);
+    *c = (float)exact;
+    const double rel = ((double)*c - exact) / exact; /* c / exact - 1, |rel| <= 2^-24 */
+    if (eff) {
+        *eff = (double)shift - (rel - 0.5 * rel * rel); /* s - log1p(rel), to 2^-72 */
+        *unbias = (double)F32_EXP_UNBIAS;
+    } else {
+        *unbias = (double)F32_EXP_UNBIAS / (1.0 + rel);
+    }
+    return least >= sf_f32_low_of(shift) ? SF_EXP_FOLDED : SF_EXP_FOLDED_CLAMPED;
+}
+
 /* scale * v, or v itself when `unit` (scale == 1, the common call): a multiply by 1 is exact,
  * so both give the same bits, and the passes that read x twice save one operation a vector */
 #define SF_F32_SCALED(unit, v, vs) ((unit) ? (v) : _mm512_mul_ps((v), (vs)))
@@ -219,19 +282,28 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale, float
  * terms become outputs and are returned; without, the terms equal to 1 (scale*x == shift) are
  * counted into *ones instead of added, for the partial's `rest` (sum - 1), whose small values
  * are made of terms far below the max, where a rounded difference would cost |d| u. */
+SF_INLINE __m512 sf_f32_term_of__avx512(__m512 v, __m512 vsh, __m512 vlow, const int wide,
+                                        const int form, const sf_f32_fold_coeffs__avx512 *fold) {
+    if (form == SF_EXP_FOLDED) return sf_f32_exp_folded__avx512(v, fold);
+    if (form == SF_EXP_FOLDED_CLAMPED)
+        return sf_f32_exp_folded__avx512(_mm512_max_ps(vlow, v), fold); /* NaN stays */
+    return sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide, form);
+}
+
 SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vlow,
                                      __mmask16 live, __mmask16 countable, int store,
-                                     const int unit, const int wide, const int form, __m512 *a,
+                                     const int unit, const int wide, const int form,
+                                     const sf_f32_fold_coeffs__avx512 *fold, __m512 *a,
                                      ptrdiff_t *ones) {
     const __m512 v = SF_F32_SCALED(unit, xv, vs);
     if (store) {
-        const __m512 e = _mm512_maskz_mov_ps(live, sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide, form));
+        const __m512 e = _mm512_maskz_mov_ps(live, sf_f32_term_of__avx512(v, vsh, vlow, wide, form, fold));
         *a = _mm512_add_ps(*a, e);
         return e;
     }
     /* countable is 0 when the shift is +inf: inf - inf is NaN, not a 1 */
     const __mmask16 one = _mm512_mask_cmp_ps_mask(live & countable, v, vsh, _CMP_EQ_OQ);
-    *a = _mm512_mask_add_ps(*a, (__mmask16)(live & ~one), *a, sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide, form));
+    *a = _mm512_mask_add_ps(*a, (__mmask16)(live & ~one), *a, sf_f32_term_of__avx512(v, vsh, vlow, wide, form, fold));
     *ones += __builtin_popcount(one);
     return *a;
 }
@@ -255,8 +327,10 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
                                              float shift, const float *next, const int store,
                                              const int unit, const int wide, const int form,
                                              double *rest, const int flush,
-                                             const float *fsrc, float *fdst, float fh, float fl) {
+                                             const float *fsrc, float *fdst, float fh, float fl,
+                                             float fold_c, double unbias) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
+    const sf_f32_fold_coeffs__avx512 fold = sf_f32_fold_coefficients__avx512(fold_c);
     const __m512 vfh = _mm512_set1_ps(fh), vfl = _mm512_set1_ps(fl);
     ptrdiff_t j = 0; /* the flush's next element */
     if (flush) {
@@ -274,10 +348,10 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 64 <= end; i += 64) {
             if (next) sf_prefetch_256(next + i, to_l1);
-            const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, vlow, all, countable, store, unit, wide, form, &a0, &ones);
-            const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, vlow, all, countable, store, unit, wide, form, &a1, &ones);
-            const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, vlow, all, countable, store, unit, wide, form, &a2, &ones);
-            const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, vlow, all, countable, store, unit, wide, form, &a3, &ones);
+            const __m512 e0 = sf_f32_term__avx512(_mm512_loadu_ps(x + i), vs, vsh, vlow, all, countable, store, unit, wide, form, &fold, &a0, &ones);
+            const __m512 e1 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 16), vs, vsh, vlow, all, countable, store, unit, wide, form, &fold, &a1, &ones);
+            const __m512 e2 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 32), vs, vsh, vlow, all, countable, store, unit, wide, form, &fold, &a2, &ones);
+            const __m512 e3 = sf_f32_term__avx512(_mm512_loadu_ps(x + i + 48), vs, vsh, vlow, all, countable, store, unit, wide, form, &fold, &a3, &ones);
             if (store) {
                 _mm512_storeu_ps(y + i, e0);
                 _mm512_storeu_ps(y + i + 16, e1);
@@ -295,7 +369,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
             const __mmask16 k = end - i >= 16 ? all : (__mmask16)((1u << (end - i)) - 1);
             /* lanes past the end add nothing */
-            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, vlow, k, countable, store, unit, wide, form, &a1, &ones);
+            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, vlow, k, countable, store, unit, wide, form, &fold, &a1, &ones);
             if (store) _mm512_mask_storeu_ps(y + i, k, e);
         }
         i = end;
@@ -308,7 +382,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         for (; j + 16 <= n; j += 16) SF_F32_FLUSH_STREAM16(j);
         if (j < n) SF_F32_FLUSH_MASKED(j, (__mmask16)((1u << (n - j)) - 1));
     }
-    const double others = (hi + lo) * (double)F32_EXP_UNBIAS;
+    const double others = (hi + lo) * unbias;
     if (!store) *rest = ((double)ones - 1.0) + others;
     return (double)ones + others;
 }
@@ -318,9 +392,19 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
  * skip the scale == 1 saving: a multiply by 1 is exact, the same bits. */
 #define SF_F32_CALL_UNIT(form) SF_CALL(1, 0, form)
 #define SF_F32_CALL_SCALED(form) SF_CALL(0, 0, form)
-#define SF_F32_RADDEXP_SPECIALIZED()                                                              \
+/* `eff`: NULL for sums, else where the shift of stored terms goes (sf_f32_fold__avx512). SF_CALL
+ * passes fold_c_ and unbias_ on. */
+#define SF_F32_RADDEXP_SPECIALIZED(eff)                                                           \
     do {                                                                                          \
+        float fold_c_ = 1.0f;                                                                     \
+        double unbias_ = (double)F32_EXP_UNBIAS;                                                  \
         if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1, SF_DIFF_TWOSUM);                       \
+        const int fold_ = sf_f32_fold__avx512(shift, least, &fold_c_, &unbias_, (eff));          \
+        if (fold_ == SF_EXP_FOLDED)                                                               \
+            return scale == 1.0f ? SF_CALL(1, 0, SF_EXP_FOLDED) : SF_CALL(0, 0, SF_EXP_FOLDED);  \
+        if (fold_ == SF_EXP_FOLDED_CLAMPED)                                                       \
+            return scale == 1.0f ? SF_CALL(1, 0, SF_EXP_FOLDED_CLAMPED)                           \
+                                 : SF_CALL(0, 0, SF_EXP_FOLDED_CLAMPED);                          \
         const int form_ = sf_diff_form(shift, least, 0);                                          \
         if (scale == 1.0f) SF_RETURN_BY_DIFF_FORM(form_, SF_F32_CALL_UNIT);                       \
         SF_RETURN_BY_DIFF_FORM(form_, SF_F32_CALL_SCALED);                                        \
@@ -328,13 +412,14 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
 
 /* `least` is the row's least scale*x (sf_f32_rmax__avx512), -inf or NaN if unknown */
 static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, float scale,
-                                     float shift, float least, const float *next, double *rest) {
+                                     float shift, float least, const float *next, double *rest,
+                                     double *eff) {
 #define SF_CALL(unit, wide, form)                                                                 \
     (y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL, 0,  \
-                                     NULL, NULL, 0, 0)                                           \
+                                     NULL, NULL, 0, 0, fold_c_, unbias_)                         \
        : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,  \
-                                     0, NULL, NULL, 0, 0))
-    SF_F32_RADDEXP_SPECIALIZED();
+                                     0, NULL, NULL, 0, 0, fold_c_, unbias_))
+    SF_F32_RADDEXP_SPECIALIZED(y ? eff : NULL);
 #undef SF_CALL
 }
 
@@ -346,11 +431,12 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
  * in a C test). */
 static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                            float shift, float least, const float *next,
-                                           const float *fsrc, float *fdst, float fh, float fl) {
+                                           const float *fsrc, float *fdst, float fh, float fl,
+                                           double *eff) {
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL,          \
-                                SF_FLUSH_RESCALE, fsrc, fdst, fh, fl)
-    SF_F32_RADDEXP_SPECIALIZED();
+                                SF_FLUSH_RESCALE, fsrc, fdst, fh, fl, fold_c_, unbias_)
+    SF_F32_RADDEXP_SPECIALIZED(eff);
 #undef SF_CALL
 }
 
@@ -362,8 +448,8 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
                                                float max, float log_sum) {
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,       \
-                                SF_FLUSH_LOG, fsrc, fdst, max, log_sum)
-    SF_F32_RADDEXP_SPECIALIZED();
+                                SF_FLUSH_LOG, fsrc, fdst, max, log_sum, fold_c_, unbias_)
+    SF_F32_RADDEXP_SPECIALIZED(NULL);
 #undef SF_CALL
 }
 
@@ -754,7 +840,8 @@ SF_INLINE double sf_f64_raddexp_impl__avx512(const double *x, double *y, ptrdiff
 
 static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, double scale,
                                      double shift, double least, const double *next,
-                                     double *rest) {
+                                     double *rest, double *eff) {
+    (void)eff; /* the terms are relative to `shift` itself */
 #define SF_CALL(form)                                                                             \
     (y ? sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, form, NULL, 0, NULL, NULL,  \
                                      0, 0)                                                       \
@@ -768,7 +855,8 @@ static double sf_f64_raddexp__avx512(const double *x, double *y, ptrdiff_t n, do
 static double sf_f64_raddexp_flush__avx512(const double *x, double *y, ptrdiff_t n, double scale,
                                            double shift, double least, const double *next,
                                            const double *fsrc, double *fdst, double fh,
-                                           double fl) {
+                                           double fl, double *eff) {
+    (void)eff;
 #define SF_CALL(form)                                                                             \
     sf_f64_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, form, NULL, SF_FLUSH_RESCALE,    \
                                 fsrc, fdst, fh, fl)

@@ -94,11 +94,26 @@ def test_max_ulp_measures_ulp():
     assert 0.5 < max_ulp(off, ref, np.float32) <= 1.5
 
 
-def _form_rows(form, n, dtype, rng):
+def _form_rows(form, n, dtype, rng, high):
     """Rows aimed at each way the kernels take x - max exactly (kernels_avx512.c, SF_DIFF_*):
     the row's max and least value decide the form. Every row has many elements whose x - max
     is inexact in `dtype` (random low bits, far below the max), so a form that lost the
-    rounding error would be several ULP off."""
+    rounding error would be several ULP off. The AVX-512 float32 exp pass skips x - max for a
+    max within its fold's bounds (SF_F32_FOLD_MIN..MAX, -40..120): `high` rows put the max
+    beyond them (just above 128, or at -50 for a max <= 0), with elements down to 80 below it,
+    where x - max is still inexact and the outputs normal."""
+    if high:
+        top = np.nextafter(dtype(128), dtype(256))    # the binade [128, 256)
+        if form == "fast2sum_x":
+            top = dtype(-50)
+            x = rng.uniform(-130, -50, n)
+        else:
+            x = rng.uniform(48, 128, n)
+            x[n // 3] = {"fast2sum_shift": -np.nextafter(dtype(256), dtype(0)),
+                         "twosum": -256.0, "clamped": -1e30, "-inf": -np.inf}[form]
+        x = x.astype(dtype)
+        x[n // 2] = top
+        return x.reshape(1, n)
     top = np.nextafter(dtype(4), dtype(5))            # a max just inside the binade [4, 8)
     if form == "fast2sum_shift":                      # |x| < 8: Fast2Sum around the max
         x = rng.uniform(-7.999, 4, n)
@@ -121,9 +136,10 @@ def _form_rows(form, n, dtype, rng):
 @pytest.mark.parametrize("dtype", DTYPE_PARAMS)
 @pytest.mark.parametrize("form", ("fast2sum_shift", "fast2sum_x", "twosum", "clamped", "-inf"))
 @pytest.mark.parametrize("scale", (None, 0.5))
-def test_ulp_each_exact_difference(isa, form, dtype, n, scale, rng):
-    x = _form_rows(form, n, dtype, rng)
-    xs = x if scale is None else x * dtype(scale)     # exact: a power of two
+@pytest.mark.parametrize("high", (False, True), ids=("max4", "max128"))
+def test_ulp_each_exact_difference(isa, form, dtype, n, scale, high, rng):
+    xs = _form_rows(form, n, dtype, rng, high)        # the row the kernels see: scale * x
+    x = xs if scale is None else xs / dtype(scale)    # exact: a power of two
     ref_sm, ref_log = _reference(xs)
     _REFS.clear()
     y = sf.softmax(x, scale=scale)
