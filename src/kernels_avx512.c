@@ -159,10 +159,11 @@ SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low, 
 }
 
 /* The folded exp: a row whose shift s lies in [SF_F32_FOLD_MIN, SF_F32_FOLD_MAX] skips v - s
- * altogether. Its terms are exp(v) * c for the float c nearest 2^64 exp(-s), reduced from v
- * itself (an exact input: no difference to take exactly), with c folded into the polynomial's
- * coefficients (c * 1 and c * 1/2 exact, the others' rounding far below the result's). That is
- * exp(v - s') 2^64 for s' = s - log(c / 2^64 exp(-s)), within 2^-24 of s: stored terms are
+ * altogether. Its terms are exp(v) * c for a float c near 2^64 exp(-s) (sums: the nearest;
+ * stored terms: sf_f32_fold_constant__avx512), reduced from v itself (an exact input: no
+ * difference to take exactly), with c folded into the polynomial's coefficients (c * 1 and
+ * c * 1/2 exact, the others' rounding far below the result's). That is exp(v - s') 2^64 for
+ * s' = s - log(c / 2^64 exp(-s)), within 2^-19 of s: stored terms are
  * reported relative to s' (the partial's max), sums are corrected to s in double. 12 operations
  * a vector instead of 16. The bounds keep every folded coefficient normal (c * C6 >= 2^-126
  * needs s <= 124.8) and c finite (s >= -44.3); v is raised to low = sf_f32_low_of(s) first
@@ -170,6 +171,13 @@ SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low, 
  * the magic-number rounding and a term below the floor is exactly 0, as the other forms. */
 #define SF_F32_FOLD_MIN (-40.0f)
 #define SF_F32_FOLD_MAX 120.0f
+/* Rows shorter than these keep the exact difference: a fold costs a row one exp in double, and
+ * stored terms also the choice of c (sf_f32_fold_constant__avx512), ~10 and ~25 ns, which
+ * 4 operations a vector repay from these lengths on (measured, one thread, 32 rows: softmax
+ * 1000 long 10.4 -> 10.5 us folded, 2048 long (16 rows) 9.2 -> 8.8 us; log_softmax 512 long
+ * 7.2 -> 7.1 us, 1000 long 11.2 -> 10.8 us, 256 long 5.2 -> 5.7 us). */
+#define SF_F32_FOLD_MIN_STORED 2048
+#define SF_F32_FOLD_MIN_SUMMED 768
 #define SF_EXP_FOLDED 4         /* every v >= low: no clamp */
 #define SF_EXP_FOLDED_CLAMPED 5 /* v raised to low first (NaN stays NaN) */
 
@@ -203,17 +211,55 @@ SF_INLINE __m512 sf_f32_exp_folded__avx512(__m512 v, const sf_f32_fold_coeffs__a
     return _mm512_scalef_ps(p, n);
 }
 
-/* The fold of a row with this shift and least value: the form (SF_EXP_FOLDED or
+/* The c of a fold whose terms are stored (softmax): of the 16 floats nearest 2^64 exp(-s)
+ * (`exact`), the one whose term at v = s comes out closest to c exp(s). In a row that one term
+ * dominates (logits) the sum is about that term, so its error becomes every output's: the
+ * forms that take v - s exactly compute it exactly (r = 0); folded it is then within ~0.1 of a
+ * float32 ulp instead of up to ~0.7 (max error over 17-long rows of N(0, 1) x 30 logits: 1.15
+ * ULP unfolded, 2.02 folded with the nearest c, 1.17 with this one). The 16 candidates run
+ * through the kernel's own exp, one per lane. */
+static float sf_f32_fold_constant__avx512(float shift, double exact) {
+    const __m512i steps = _mm512_set_epi32(7, 6, 5, 4, 3, 2, 1, 0, -1, -2, -3, -4, -5, -6, -7, -8);
+    const __m512 c = _mm512_castsi512_ps(
+        _mm512_add_epi32(_mm512_set1_epi32((int32_t)f32_bits((float)exact)), steps));
+    sf_f32_fold_coeffs__avx512 f;
+    f.c0 = c;
+    f.c2 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C2));
+    f.c3 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C3));
+    f.c4 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C4));
+    f.c5 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C5));
+    f.c6 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C6));
+    const __m512 t = sf_f32_exp_folded__avx512(_mm512_set1_ps(shift), &f);
+    /* |t / (c exp(s)) - 1| c = |t exact 2^-64 - c| in double, per half: the candidates' c
+     * differ by less than 2^-19, far too little to change which error is least */
+    const __m512d k = _mm512_set1_pd(exact * 0x1p-64);
+    const __m512d e_lo = _mm512_abs_pd(_mm512_fmsub_pd(
+        _mm512_cvtps_pd(_mm512_castps512_ps256(t)), k, _mm512_cvtps_pd(_mm512_castps512_ps256(c))));
+    const __m512d e_hi = _mm512_abs_pd(_mm512_fmsub_pd(
+        _mm512_cvtps_pd(_mm512_extractf32x8_ps(t, 1)), k, _mm512_cvtps_pd(_mm512_extractf32x8_ps(c, 1))));
+    const double best = _mm512_reduce_min_pd(_mm512_min_pd(e_lo, e_hi));
+    const unsigned at = (unsigned)_mm512_cmp_pd_mask(e_lo, _mm512_set1_pd(best), _CMP_EQ_OQ) |
+                        ((unsigned)_mm512_cmp_pd_mask(e_hi, _mm512_set1_pd(best), _CMP_EQ_OQ) << 8);
+    float lanes[16];
+    _mm512_storeu_ps(lanes, c);
+    return lanes[__builtin_ctz(at)];
+}
+
+/* The fold of an n-long row with this shift and least value: the form (SF_EXP_FOLDED or
  * SF_EXP_FOLDED_CLAMPED; 0 when the shift is out of the fold's bounds) and *c. With `eff`
  * (stored terms) *eff = s' and *unbias = 2^-64: the sum is relative to s'; without, *unbias
  * = 2^-64 exp(-s) 2^64 / c, which takes the sum back to s. One exp in double a row. */
-static int sf_f32_fold__avx512(float shift, float least, float *c, double *unbias, double *eff) {
+static int sf_f32_fold__avx512(float shift, float least, ptrdiff_t n, float *c, double *unbias,
+                               double *eff) {
+    if (n < (eff ? SF_F32_FOLD_MIN_STORED : SF_F32_FOLD_MIN_SUMMED)) return 0;
     if (!(shift >= SF_F32_FOLD_MIN && shift <= SF_F32_FOLD_MAX)) return 0;
     const double exact = ldexp(exp(-(double)shift), F32_EXP_BIAS);
-    *c = (float)exact;
-    const double rel = ((double)*c - exact) / exact; /* c / exact - 1, |rel| <= 2^-24 */
+    /* sums (log_softmax) count the terms at the max apart: the nearest c */
+    *c = eff ? sf_f32_fold_constant__avx512(shift, exact) : (float)exact;
+    const double rel = ((double)*c - exact) / exact; /* c / exact - 1, |rel| < 2^-19 */
     if (eff) {
-        *eff = (double)shift - (rel - 0.5 * rel * rel); /* s - log1p(rel), to 2^-72 */
+        /* s - log1p(rel), to 2^-57 */
+        *eff = (double)shift - (rel - rel * rel * (0.5 - rel * (1.0 / 3.0)));
         *unbias = (double)F32_EXP_UNBIAS;
     } else {
         *unbias = (double)F32_EXP_UNBIAS / (1.0 + rel);
@@ -399,7 +445,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         float fold_c_ = 1.0f;                                                                     \
         double unbias_ = (double)F32_EXP_UNBIAS;                                                  \
         if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1, SF_DIFF_TWOSUM);                       \
-        const int fold_ = sf_f32_fold__avx512(shift, least, &fold_c_, &unbias_, (eff));          \
+        const int fold_ = sf_f32_fold__avx512(shift, least, n, &fold_c_, &unbias_, (eff));          \
         if (fold_ == SF_EXP_FOLDED)                                                               \
             return scale == 1.0f ? SF_CALL(1, 0, SF_EXP_FOLDED) : SF_CALL(0, 0, SF_EXP_FOLDED);  \
         if (fold_ == SF_EXP_FOLDED_CLAMPED)                                                       \
