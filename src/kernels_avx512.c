@@ -172,11 +172,14 @@ SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low, 
 #define SF_F32_FOLD_MIN (-40.0f)
 #define SF_F32_FOLD_MAX 120.0f
 /* Rows shorter than these keep the exact difference: a fold costs a row one exp in double, and
- * stored terms also the choice of c (sf_f32_fold_constant__avx512), ~10 and ~25 ns, which
- * 4 operations a vector repay from these lengths on (measured, one thread, 32 rows: softmax
- * 1000 long 10.4 -> 10.5 us folded, 2048 long (16 rows) 9.2 -> 8.8 us; log_softmax 512 long
- * 7.2 -> 7.1 us, 1000 long 11.2 -> 10.8 us, 256 long 5.2 -> 5.7 us). */
-#define SF_F32_FOLD_MIN_STORED 2048
+ * stored terms also the choice of c (sf_f32_fold_constant__avx512), ~10 and ~25 ns. Sums gain
+ * from 768 on (measured, one thread, 32 rows of log_softmax: 512 long 7.2 -> 7.1 us, 1000 long
+ * 11.2 -> 10.8 us, 256 long 5.2 -> 5.7 us). Stored terms would gain in cache from 2048 (16 x
+ * 2048 softmax 9.2 -> 8.8 us) but not in rows that stream to memory (the pipelined rows of
+ * partial_store_flush, which must fold as partial_store does: the bits may not depend on which
+ * rows start a thread's run), where the choice is pure cost: 4096 x 4096 softmax 2.87 -> 2.97
+ * ms folded from 2048, 2.89 from 8192. */
+#define SF_F32_FOLD_MIN_STORED 8192
 #define SF_F32_FOLD_MIN_SUMMED 768
 #define SF_EXP_FOLDED 4         /* every v >= low: no clamp */
 #define SF_EXP_FOLDED_CLAMPED 5 /* v raised to low first (NaN stays NaN) */
