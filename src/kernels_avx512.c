@@ -609,9 +609,9 @@ SF_INLINE void sf_f64_acc_add__avx512(__m512d *hi, __m512d *lo, __m512d v) {
     *hi = s;
 }
 
-static void sf_f32_columns_softmax__avx512(const float *x, float *y, ptrdiff_t n, ptrdiff_t w,
-                                           ptrdiff_t xs, ptrdiff_t ys, float scale) {
-    const int nv = (int)((w + 15) / 16);
+SF_INLINE void sf_f32_columns_softmax_impl__avx512(const float *x, float *y, ptrdiff_t n,
+                                                   ptrdiff_t w, ptrdiff_t xs, ptrdiff_t ys,
+                                                   float scale, const int nv) {
     const ptrdiff_t bs = 16 * nv; /* a packed row of the panel */
     const __m512 vs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
     /* Where the rows of x or y conflict (sf_columns_conflict: a power-of-two width such as
@@ -706,6 +706,19 @@ static void sf_f32_columns_softmax__avx512(const float *x, float *y, ptrdiff_t n
         }
     }
     if (buf) sf_scratch_release(buf);
+}
+
+/* nv (vectors of the panel, 1..4) a compile-time constant in each call: the loops over the
+ * panel's vectors unroll and their running maxima and sums stay in registers (with nv known
+ * only at run time, GCC kept them on the stack: a store-to-load round trip on every max) */
+static void sf_f32_columns_softmax__avx512(const float *x, float *y, ptrdiff_t n, ptrdiff_t w,
+                                           ptrdiff_t xs, ptrdiff_t ys, float scale) {
+    switch ((w + 15) / 16) {
+    case 4: sf_f32_columns_softmax_impl__avx512(x, y, n, w, xs, ys, scale, 4); break;
+    case 3: sf_f32_columns_softmax_impl__avx512(x, y, n, w, xs, ys, scale, 3); break;
+    case 2: sf_f32_columns_softmax_impl__avx512(x, y, n, w, xs, ys, scale, 2); break;
+    default: sf_f32_columns_softmax_impl__avx512(x, y, n, w, xs, ys, scale, 1); break;
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
