@@ -87,7 +87,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
     const __m256i vbias = _mm256_set1_epi32(127 + F32_EXP_BIAS);
     const __m256 vmagic = _mm256_set1_ps(F32_ROUND_MAGIC); /* round(d / ln2): FMA + sub, 1 uop less
                                                              * than vroundps on Intel cores */
-    double hi = 0, lo = 0;
+    __m256d s_lo = _mm256_setzero_pd(), s_hi = s_lo; /* the lane sums, in double */
     ptrdiff_t ones = 0; /* without store: terms equal to 1 (scale*x == shift), counted apart */
     const __m256 countable = _mm256_castsi256_ps(_mm256_set1_epi32(isfinite(shift) ? -1 : 0));
 /* exp(d) * 2^64; at the floor n + 64 + 127 = 0: the power of two is +0.0 and so is the term */
@@ -131,7 +131,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
     } while (0)
     ptrdiff_t i = 0;
     while (i < n) {
-        const ptrdiff_t end = n - i > 1024 ? i + 1024 : n;
+        const ptrdiff_t end = n - i > SF_F32_LANE_CHUNK(8) ? i + SF_F32_LANE_CHUNK(8) : n;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, e0, e1, e2, e3;
         for (; i + 32 <= end; i += 32) {
             if (next) { /* the next row, at this pass's pace: see the portable expsum */
@@ -172,13 +172,14 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
             i = end;
         }
         const __m256 a = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-        __m256d w = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)),
-                                  _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
-        __m128d w2 = _mm_add_pd(_mm256_castpd256_pd128(w), _mm256_extractf128_pd(w, 1));
-        sf_acc_add(&hi, &lo, _mm_cvtsd_f64(_mm_add_sd(w2, _mm_unpackhi_pd(w2, w2))));
+        s_lo = _mm256_add_pd(s_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(a)));
+        s_hi = _mm256_add_pd(s_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
     }
 #undef SF_EXP_BIASED8
-    const double others = (hi + lo) * (double)F32_EXP_UNBIAS;
+    const __m256d w = _mm256_add_pd(s_lo, s_hi);
+    const __m128d w2 = _mm_add_pd(_mm256_castpd256_pd128(w), _mm256_extractf128_pd(w, 1));
+    const double others =
+        _mm_cvtsd_f64(_mm_add_sd(w2, _mm_unpackhi_pd(w2, w2))) * (double)F32_EXP_UNBIAS;
     if (!store) *rest = ((double)ones - 1.0) + others;
     return (double)ones + others;
 }

@@ -397,10 +397,10 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     const __m512 vlow = _mm512_set1_ps(sf_f32_low_of(shift));
     const int to_l1 = flush != SF_FLUSH_RESCALE && sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
     const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
-    double hi = 0, lo = 0;
+    __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo; /* the lane sums, in double */
     ptrdiff_t ones = 0;
     for (ptrdiff_t i = 0; i < n;) {
-        const ptrdiff_t end = n - i > 2048 ? i + 2048 : n;
+        const ptrdiff_t end = n - i > SF_F32_LANE_CHUNK(16) ? i + SF_F32_LANE_CHUNK(16) : n;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 64 <= end; i += 64) {
             if (next) sf_prefetch_256(next + i, to_l1);
@@ -430,15 +430,14 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         }
         i = end;
         const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-        const __m512d a64 = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
-                                          _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
-        sf_acc_add(&hi, &lo, _mm512_reduce_add_pd(a64));
+        s_lo = _mm512_add_pd(s_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(a)));
+        s_hi = _mm512_add_pd(s_hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
     }
     if (flush) {
         for (; j + 16 <= n; j += 16) SF_F32_FLUSH_STREAM16(j);
         if (j < n) SF_F32_FLUSH_MASKED(j, (__mmask16)((1u << (n - j)) - 1));
     }
-    const double others = (hi + lo) * unbias;
+    const double others = _mm512_reduce_add_pd(_mm512_add_pd(s_lo, s_hi)) * unbias;
     if (!store) *rest = ((double)ones - 1.0) + others;
     return (double)ones + others;
 }
@@ -590,24 +589,17 @@ static void sf_f32_write_log__avx512(const float *x, float *y, ptrdiff_t n, floa
 }
 
 /* ---- softmax down the columns of a panel (a non-last axis): w <= 64 contiguous columns ----
- * The portable panel kernel's plan (max; terms stored and summed in float over chunks of 32
- * rows, the chunk sums compensated in double per column; one multiply by 1 / sum), with the
- * vector exp of the rows, rows prefetched ahead, and a packed copy of the panel where its rows
- * fight over cache sets. */
-#define SF_COL_SUM_ROWS 32
+ * The portable panel kernel's plan (max; terms stored and summed in float over chunks of rows,
+ * the chunk sums in double per column; one multiply by 1 / sum), with the vector
+ * exp of the rows, rows prefetched ahead, and a packed copy of the panel where its rows fight
+ * over cache sets. Chunks of SF_F32_LANE_TERMS rows (exp_portable.h): with 32, a column of one
+ * repeated value below its max was 5.3 ULP off (20000 rows). */
+#define SF_COL_SUM_ROWS SF_F32_LANE_TERMS
 #define SF_COL_AHEAD 8 /* rows of prefetch distance: 2 KiB of a 64-column panel in flight */
 
 /* Rows a multiple of 512 bytes apart fall into at most 8 of the 64 sets of a 4 KiB-period L1
  * (and few of L2's): a panel of 1000 such rows cannot stay cached between passes. */
 SF_INLINE int sf_columns_conflict(ptrdiff_t stride_bytes) { return stride_bytes % 512 == 0; }
-
-/* Knuth's TwoSum of 8 double lanes, as sf_acc_add */
-SF_INLINE void sf_f64_acc_add__avx512(__m512d *hi, __m512d *lo, __m512d v) {
-    const __m512d s = _mm512_add_pd(*hi, v), bv = _mm512_sub_pd(s, *hi);
-    *lo = _mm512_add_pd(*lo, _mm512_add_pd(_mm512_sub_pd(*hi, _mm512_sub_pd(s, bv)),
-                                           _mm512_sub_pd(v, bv)));
-    *hi = s;
-}
 
 SF_INLINE void sf_f32_columns_softmax_impl__avx512(const float *x, float *y, ptrdiff_t n,
                                                    ptrdiff_t w, ptrdiff_t xs, ptrdiff_t ys,
@@ -626,7 +618,7 @@ SF_INLINE void sf_f32_columns_softmax_impl__avx512(const float *x, float *y, ptr
     float *buf = pack ? (float *)sf_scratch_get(packed) : NULL;
     __mmask16 k[4];
     __m512 m[4], sh[4], low[4], c[4];
-    __m512d shi[8], slo[8];
+    __m512d shi[8];
     for (int v = 0; v < 4; v++) {
         const ptrdiff_t left = w - 16 * v;
         k[v] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
@@ -652,7 +644,7 @@ SF_INLINE void sf_f32_columns_softmax_impl__avx512(const float *x, float *y, ptr
     for (int v = 0; v < nv; v++) {
         sh[v] = m[v];
         low[v] = _mm512_loadu_ps(lowf + 16 * v);
-        shi[2 * v] = shi[2 * v + 1] = slo[2 * v] = slo[2 * v + 1] = _mm512_setzero_pd();
+        shi[2 * v] = shi[2 * v + 1] = _mm512_setzero_pd();
     }
     /* pass 2: the terms, stored (in the buffer, or y) and summed in float over chunks of rows,
      * the chunk sums compensated in double per column */
@@ -670,16 +662,16 @@ SF_INLINE void sf_f32_columns_softmax_impl__avx512(const float *x, float *y, ptr
                     _mm512_mask_storeu_ps(y + i * ys + 16 * v, k[v], e);
                 c[v] = _mm512_add_ps(c[v], e);
             }
-        for (int v = 0; v < nv; v++) {
-            sf_f64_acc_add__avx512(&shi[2 * v], &slo[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(c[v])));
-            sf_f64_acc_add__avx512(&shi[2 * v + 1], &slo[2 * v + 1], _mm512_cvtps_pd(_mm512_extractf32x8_ps(c[v], 1)));
+        for (int v = 0; v < nv; v++) { /* double: n / 4 adds stay far below a float ulp */
+            shi[2 * v] = _mm512_add_pd(shi[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(c[v])));
+            shi[2 * v + 1] = _mm512_add_pd(shi[2 * v + 1], _mm512_cvtps_pd(_mm512_extractf32x8_ps(c[v], 1)));
         }
     }
     /* the factors 1 / sum, as the portable FN(columns_factors): two floats with 2^-64 */
     double sum[64];
     float fh[64], fl[64];
     for (int v = 0; v < 2 * nv; v++)
-        _mm512_storeu_pd(sum + 8 * v, _mm512_mul_pd(_mm512_add_pd(shi[v], slo[v]), _mm512_set1_pd((double)F32_EXP_UNBIAS)));
+        _mm512_storeu_pd(sum + 8 * v, _mm512_mul_pd(shi[v], _mm512_set1_pd((double)F32_EXP_UNBIAS)));
     for (int j = 0; j < 16 * nv; j++) {
         double f_lo;
         const double f = sf_inverse2(sum[j], &f_lo);
