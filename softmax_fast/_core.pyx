@@ -322,7 +322,8 @@ cdef inline void k_columns(bint lg, int algo, const floating *x, floating *y, Py
 cdef inline sf_partial k_partial(int algo, const floating *x, floating *y, Py_ssize_t n,
                                  floating sc, floating shift, int *failed,
                                  const floating *next) noexcept nogil:
-    """Pass 1 of one block. three-pass with y != NULL stores exp(v - block max) into y; `next`
+    """Pass 1 of one block. three-pass with y != NULL stores exp(v - p.max) into y (p.max: the
+    block max, or a double within 2^-19 of it, softmax_fast.h); `next`
     (three-pass, or NULL) is prefetched during it."""
     cdef sf_partial p
     cdef int rc
@@ -354,7 +355,7 @@ cdef inline void k_write(bint lg, int algo, const floating *x, floating *y, Py_s
                          floating sc, floating shift, sf_partial block, sf_partial total,
                          const floating *stored, bint stream) noexcept nogil:
     """Pass 2 of one block, given its own partial and the merged partial of the row. `stored`:
-    the block's terms exp(v - block max) from pass 1 (three-pass softmax), or NULL to compute
+    the block's terms exp(v - block.max) from pass 1 (three-pass softmax), or NULL to compute
     from x. `stream`: write y with non-temporal stores."""
     cdef double f, lo = 0.0, e, e_lo, p
     if lg:   # (max, sum): log_softmax never runs with the two-pass reduction here

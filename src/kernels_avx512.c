@@ -195,14 +195,15 @@ typedef struct sf_f32_fold_coeffs__avx512 {
     __m512 c0, c2, c3, c4, c5, c6; /* c times exp's coefficients (c1 = c0) */
 } sf_f32_fold_coeffs__avx512;
 
-SF_INLINE sf_f32_fold_coeffs__avx512 sf_f32_fold_coefficients__avx512(float c) {
+/* the coefficients for c, per lane */
+SF_INLINE sf_f32_fold_coeffs__avx512 sf_f32_fold_coefficients__avx512(__m512 c) {
     sf_f32_fold_coeffs__avx512 f;
-    f.c0 = _mm512_set1_ps(c);
-    f.c2 = _mm512_set1_ps(c * F32_EXP_C2);
-    f.c3 = _mm512_set1_ps(c * F32_EXP_C3);
-    f.c4 = _mm512_set1_ps(c * F32_EXP_C4);
-    f.c5 = _mm512_set1_ps(c * F32_EXP_C5);
-    f.c6 = _mm512_set1_ps(c * F32_EXP_C6);
+    f.c0 = c;
+    f.c2 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C2));
+    f.c3 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C3));
+    f.c4 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C4));
+    f.c5 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C5));
+    f.c6 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C6));
     return f;
 }
 
@@ -232,13 +233,7 @@ static float sf_f32_fold_constant__avx512(float shift, double exact) {
     const __m512i steps = _mm512_set_epi32(7, 6, 5, 4, 3, 2, 1, 0, -1, -2, -3, -4, -5, -6, -7, -8);
     const __m512 c = _mm512_castsi512_ps(
         _mm512_add_epi32(_mm512_set1_epi32((int32_t)f32_bits((float)exact)), steps));
-    sf_f32_fold_coeffs__avx512 f;
-    f.c0 = c;
-    f.c2 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C2));
-    f.c3 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C3));
-    f.c4 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C4));
-    f.c5 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C5));
-    f.c6 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C6));
+    const sf_f32_fold_coeffs__avx512 f = sf_f32_fold_coefficients__avx512(c);
     const __m512 t = sf_f32_exp_folded__avx512(_mm512_set1_ps(shift), &f);
     /* |t / (c exp(s)) - 1| c = |t exact 2^-64 - c| in double, per half: the candidates' c
      * differ by less than 2^-19, far too little to change which error is least */
@@ -268,7 +263,7 @@ static int sf_f32_fold__avx512(float shift, float least, ptrdiff_t n, float *c, 
     *c = eff ? sf_f32_fold_constant__avx512(shift, exact) : (float)exact;
     const double rel = ((double)*c - exact) / exact; /* c / exact - 1, |rel| < 2^-19 */
     if (eff) {
-        /* s - log1p(rel), to 2^-57 */
+        /* s - log1p(rel) (the series to 2^-57; exact itself is good to ~2^-53) */
         *eff = (double)shift - (rel - rel * rel * (0.5 - rel * (1.0 / 3.0)));
         *unbias = (double)F32_EXP_UNBIAS;
     } else {
@@ -330,14 +325,8 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale, float
                          : sf_f32_rmax_impl__avx512(x, n, scale, 0, least);
 }
 
-/* sum of exp(scale*x - shift) for shift >= max (NaN propagates), storing the biased terms
- * exp(..) * 2^F32_EXP_BIAS into y when y != NULL, prefetching `next` (when not NULL) at the
- * same pace: the contract of the portable expsum. Lane sums run over chunks of 2048 elements
- * (32 terms a lane) and the chunk sums are compensated. */
-/* One vector of terms into the accumulator a, scale*x - shift taken exactly: with `store` the
- * terms become outputs and are returned; without, the terms equal to 1 (scale*x == shift) are
- * counted into *ones instead of added, for the partial's `rest` (sum - 1), whose small values
- * are made of terms far below the max, where a rounded difference would cost |d| u. */
+/* One vector of biased terms in the given form: exp(v - shift) 2^64 with v - shift taken
+ * exactly (SF_DIFF_*), or folded, exp(v) c (SF_EXP_FOLDED*). */
 SF_INLINE __m512 sf_f32_term_of__avx512(__m512 v, __m512 vsh, __m512 vlow, const int wide,
                                         const int form, const sf_f32_fold_coeffs__avx512 *fold) {
     if (form == SF_EXP_FOLDED) return sf_f32_exp_folded__avx512(v, fold);
@@ -346,6 +335,10 @@ SF_INLINE __m512 sf_f32_term_of__avx512(__m512 v, __m512 vsh, __m512 vlow, const
     return sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide, form);
 }
 
+/* One vector of terms into the accumulator a: with `store` the terms become outputs and are
+ * returned; without, the terms of scale*x == shift are counted into *ones instead of added, for
+ * the partial's `rest` (sum - 1), whose small values are made of terms far below the max, where
+ * a rounded difference would cost |d| u. */
 SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vlow,
                                      __mmask16 live, __mmask16 countable, int store,
                                      const int unit, const int wide, const int form,
@@ -379,6 +372,11 @@ SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vl
 #define SF_F32_FLUSH_MASKED(j, k) \
     _mm512_mask_storeu_ps(fdst + (j), (k), SF_F32_FLUSH_OP(_mm512_maskz_loadu_ps((k), fsrc + (j))))
 
+/* sum of exp(scale*x - shift) for shift >= max (NaN propagates), storing the biased terms
+ * into y when y != NULL, prefetching `next` (when not NULL) at the same pace: the contract of
+ * the portable expsum. Folded rows' terms are exp(scale*x) c instead, and the sum is scaled by
+ * `unbias` (sf_f32_fold__avx512). Lanes go to double every SF_F32_LANE_TERMS terms (a row's last
+ * chunk: up to 7 in the lane that takes the tail). */
 SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                              float shift, const float *next, const int store,
                                              const int unit, const int wide, const int form,
@@ -386,7 +384,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
                                              const float *fsrc, float *fdst, float fh, float fl,
                                              float fold_c, double unbias) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
-    const sf_f32_fold_coeffs__avx512 fold = sf_f32_fold_coefficients__avx512(fold_c);
+    const sf_f32_fold_coeffs__avx512 fold = sf_f32_fold_coefficients__avx512(_mm512_set1_ps(fold_c));
     const __m512 vfh = _mm512_set1_ps(fh), vfl = _mm512_set1_ps(fl);
     ptrdiff_t j = 0; /* the flush's next element */
     if (flush) {
@@ -646,8 +644,8 @@ SF_INLINE void sf_f32_columns_softmax_impl__avx512(const float *x, float *y, ptr
         low[v] = _mm512_loadu_ps(lowf + 16 * v);
         shi[2 * v] = shi[2 * v + 1] = _mm512_setzero_pd();
     }
-    /* pass 2: the terms, stored (in the buffer, or y) and summed in float over chunks of rows,
-     * the chunk sums compensated in double per column */
+    /* pass 2: the terms, stored (in the buffer, or y) and summed in float over chunks of
+     * SF_COL_SUM_ROWS rows, the chunk sums in double per column */
     for (ptrdiff_t i0 = 0; i0 < n; i0 += SF_COL_SUM_ROWS) {
         const ptrdiff_t i1 = n - i0 < SF_COL_SUM_ROWS ? n : i0 + SF_COL_SUM_ROWS;
         for (int v = 0; v < nv; v++) c[v] = _mm512_setzero_ps();
@@ -709,7 +707,9 @@ static void sf_f32_columns_softmax__avx512(const float *x, float *y, ptrdiff_t n
     case 4: sf_f32_columns_softmax_impl__avx512(x, y, n, w, xs, ys, scale, 4); break;
     case 3: sf_f32_columns_softmax_impl__avx512(x, y, n, w, xs, ys, scale, 3); break;
     case 2: sf_f32_columns_softmax_impl__avx512(x, y, n, w, xs, ys, scale, 2); break;
-    default: sf_f32_columns_softmax_impl__avx512(x, y, n, w, xs, ys, scale, 1); break;
+    default: /* 1..16 columns: callers pass at most COL_TILE = 64 */
+        sf_f32_columns_softmax_impl__avx512(x, y, n, w, xs, ys, scale, 1);
+        break;
     }
 }
 

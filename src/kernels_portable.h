@@ -38,8 +38,8 @@
 /* log(sum) in double is far beyond float32: one term, and the WIDE log_softmax write */
 #define LOG_SUM2(rest, lo) (*(lo) = 0.0, log1p(rest))
 #define SF_LOG_TWO_TERMS 0
-/* float32 terms summed in float32 lanes, 32 per lane before the double total: far below a
- * float32 ulp of the result */
+/* float32 terms summed in float32 lanes, 8 per lane (4 pair sums, SUM_CHUNK) before the
+ * double total */
 #define LANE_COMPENSATED 0
 #define LANE_ADD(acc, cmp, e) ((acc) += (e))
 #define FACTOR_MIN 0x1p-100 /* lo ~ 2^-124 >= FLT_MIN */

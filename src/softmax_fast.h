@@ -20,7 +20,9 @@ enum sf_algorithm { SF_THREE_PASS = 0, SF_TWO_PASS = 1, SF_ONLINE = 2, SF_NUM_AL
 
 /* The exponential sum of a slice in factored form: sum(exp(v)) = sum * exp(max).
  * For the (max, sum) partials of the three-pass and online reductions `max` is the slice's
- * maximum (or -inf with sum 0 for a slice holding only -inf), and `rest` is sum - 1 computed
+ * maximum (or -inf with sum 0 for a slice holding only -inf; partial_store's may instead be a
+ * double within 2^-19 of it, see there: such a partial only merges and rescales stored terms,
+ * never feeds write_softmax or write_log_softmax), and `rest` is sum - 1 computed
  * without the rounding of the 1: the terms equal to the max are counted apart from the others,
  * so log(sum) = log1p(rest) keeps its accuracy when the max dominates (a log_softmax output
  * near 0 is -log(sum)). For the two-pass reduction it is the extended-range pair relative to a
@@ -42,7 +44,9 @@ typedef struct sf_partial {
          * block, prefetched during its exp pass */                                                \
         sf_partial (*partial_three_pass)(const T *x, ptrdiff_t n, T scale, const T *next);         \
         sf_partial (*partial_online)(const T *x, ptrdiff_t n, T scale);                            \
-        /* y = exp(scale*x - max) * 2^BIAS with the block's own max; returns (max, sum) */          \
+        /* y = exp(scale*x - max) * 2^BIAS; returns (max, sum) with max the block's own max or, \
+         * where the ISA folds the shift into its exp (AVX-512 float32), a double within 2^-19 \
+         * of it that the stored terms are exactly relative to */                                 \
         sf_partial (*partial_store)(const T *x, T *y, ptrdiff_t n, T scale, const T *next);        \
         /* partial_store (the same bits) with another row's rescale riding along its exp pass:    \
          * rescale(fsrc, fdst, n, factor, factor_lo, stream=1) of that row, n elements too; fdst \
