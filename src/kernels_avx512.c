@@ -272,10 +272,6 @@ static int sf_f32_fold__avx512(float shift, float least, ptrdiff_t n, float *c, 
     return least >= sf_f32_low_of(shift) ? SF_EXP_FOLDED : SF_EXP_FOLDED_CLAMPED;
 }
 
-/* scale * v, or v itself when `unit` (scale == 1, the common call): a multiply by 1 is exact,
- * so both give the same bits, and the passes that read x twice save one operation a vector */
-#define SF_F32_SCALED(unit, v, vs) ((unit) ? (v) : _mm512_mul_ps((v), (vs)))
-
 /* max of scale*x; NaN lanes are skipped (vmaxps returns its second operand, the running max,
  * when the first is NaN), as in the portable version: the exp sum catches NaN. */
 SF_INLINE float sf_f32_rmax_impl__avx512(const float *x, ptrdiff_t n, float scale, const int unit,
@@ -445,6 +441,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
  * skip the scale == 1 saving: a multiply by 1 is exact, the same bits. */
 #define SF_F32_CALL_UNIT(form) SF_CALL(1, 0, form)
 #define SF_F32_CALL_SCALED(form) SF_CALL(0, 0, form)
+#define SF_F32_CALL_BY_SCALE(form) (scale == 1.0f ? SF_F32_CALL_UNIT(form) : SF_F32_CALL_SCALED(form))
 /* `eff`: NULL for sums, else where the shift of stored terms goes (sf_f32_fold__avx512). SF_CALL
  * passes fold_c_ and unbias_ on. */
 #define SF_F32_RADDEXP_SPECIALIZED(eff)                                                           \
@@ -453,11 +450,8 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         double unbias_ = (double)F32_EXP_UNBIAS;                                                  \
         if (sf_f32_wide_shift(shift)) return SF_CALL(0, 1, SF_DIFF_TWOSUM);                       \
         const int fold_ = sf_f32_fold__avx512(shift, least, n, &fold_c_, &unbias_, (eff));          \
-        if (fold_ == SF_EXP_FOLDED)                                                               \
-            return scale == 1.0f ? SF_CALL(1, 0, SF_EXP_FOLDED) : SF_CALL(0, 0, SF_EXP_FOLDED);  \
-        if (fold_ == SF_EXP_FOLDED_CLAMPED)                                                       \
-            return scale == 1.0f ? SF_CALL(1, 0, SF_EXP_FOLDED_CLAMPED)                           \
-                                 : SF_CALL(0, 0, SF_EXP_FOLDED_CLAMPED);                          \
+        if (fold_ == SF_EXP_FOLDED) return SF_F32_CALL_BY_SCALE(SF_EXP_FOLDED);                   \
+        if (fold_ == SF_EXP_FOLDED_CLAMPED) return SF_F32_CALL_BY_SCALE(SF_EXP_FOLDED_CLAMPED);   \
         const int form_ = sf_diff_form(shift, least, 0);                                          \
         if (scale == 1.0f) SF_RETURN_BY_DIFF_FORM(form_, SF_F32_CALL_UNIT);                       \
         SF_RETURN_BY_DIFF_FORM(form_, SF_F32_CALL_SCALED);                                        \
