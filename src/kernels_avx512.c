@@ -1096,11 +1096,11 @@ static void sf_f32_to_bf16__avx512(const float *x, uint16_t *y, ptrdiff_t n) {
  * the log1p, within 2^-18.5 relative: no cancellation with v - max <= 0 either). Measured
  * (16 x 128256 float16, 1 thread): 578 us per 16 rows with degree 5 and the magic-number
  * rounding, 520 us with degree 4 and vreduceps. */
-#define SF_HALF_EXP2_D4 0x1.3997aap-7f
-#define SF_HALF_EXP2_D3 0x1.ca1442p-5f
-#define SF_HALF_EXP2_D2 0x1.ec06dcp-3f
-#define SF_HALF_EXP2_D1 0x1.62e0dcp-1f
-#define SF_HALF_EXP2_D0 0x1.ffffe8p-1f
+#define SF_HALF_EXP2_D4 0x1.bb7cd0p-7f
+#define SF_HALF_EXP2_D3 0x1.aa13f6p-5f
+#define SF_HALF_EXP2_D2 0x1.ee7988p-3f
+#define SF_HALF_EXP2_D1 0x1.62d166p-1f
+#define SF_HALF_EXP2_D0 0x1.00002cp+0f
 
 SF_INLINE __m512 sf_half_load16__avx512(const uint16_t *p, __mmask16 k, int bf16) {
     const __m256i h = _mm256_maskz_loadu_epi16(k, p);
@@ -1120,17 +1120,19 @@ SF_INLINE void sf_half_store16__avx512(uint16_t *p, __mmask16 k, __m512 v, int b
 }
 
 /* 2^t for t <= 0 (NaN stays NaN), 0 below -150 (through subnormals, rounded once by
- * vscalefps). vreduceps gives f = t - round(t) in one instruction (exact, |f| <= 1/2), and
- * n = t - f, where the magic-number rounding takes three; it needs no clamp either: for
- * t = -inf it gives f = 0, so n = -inf and 2^n = 0 (NaN stays NaN throughout). */
+ * vscalefps). vreduceps rounding down gives f = t - floor(t) in [0, 1] in one instruction, and
+ * vscalefps multiplies by 2^floor(t) of t itself: no n = t - f to form. f is exact but for t in
+ * (-1, 0), where 1 + t is rounded (2^-25 absolute, 2^-25.5 relative in 2^f). The polynomial is
+ * 2^f on [0, 1], 2^-18.5 relative with its float32 coefficients. t = -inf gives f = 0 and
+ * 2^-inf = 0; NaN stays NaN throughout. Measured against the round-to-nearest reduction with
+ * n = t - f (benchmarks/half_ratios.py's case, one thread): see the commit. */
 SF_INLINE __m512 sf_half_exp2__avx512(__m512 t) {
-    const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 n = _mm512_sub_ps(t, f);
+    const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(SF_HALF_EXP2_D4), f, _mm512_set1_ps(SF_HALF_EXP2_D3));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D2));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D1));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D0));
-    return _mm512_scalef_ps(p, n);
+    return _mm512_scalef_ps(p, t);
 }
 
 /* pass 1: buf = scale * x as float32, returns its max (NaN skipped: vmaxps returns its second
@@ -1234,18 +1236,20 @@ SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int store) {
  * are prefetched into L2. The ET1 hint compiles to a plain prefetcht1 on these targets;
  * PREFETCHW measured no different. Measured ((16, 128256) log_softmax, 2 threads,
  * benchmarks/half_ratios.py, three runs a build alternated): float16 333-351 -> 318-338 us,
- * bfloat16 361-380 -> 343-349 us; softmax within the noise. */
+ * bfloat16 361-380 -> 343-349 us; softmax within the noise. Every caller passes `store`, `fused`
+ * and whether x16 is given as constants of its loop (SF_HALF_CHUNKS_BY_FUSED): a flag tested
+ * inside this loop had cost a compare and a branch per vector. */
 SF_INLINE double sf_half_expsum_chunk__avx512(float *buf, ptrdiff_t n, const sf_half_shift *h,
-                                              int store, ptrdiff_t *ones, const uint16_t *next,
-                                              const uint16_t *x16, const int bf16,
-                                              uint16_t *yw) {
+                                              const int store, ptrdiff_t *ones,
+                                              const uint16_t *next, const uint16_t *x16,
+                                              const int bf16, uint16_t *yw, const int fused) {
     ptrdiff_t i = 0;
 #define SF_HALF_TERM(off, k, a)                                                                   \
     do {                                                                                          \
         const __m512 v_ = x16 ? sf_half_load16__avx512(x16 + i + (off), (k), bf16)                \
                               : _mm512_maskz_loadu_ps((k), buf + i + (off));                      \
         const __m512 e_ = sf_half_exp2__avx512(                                                   \
-            h->fused ? _mm512_fmadd_ps(v_, h->vl2e, h->vc)                                        \
+            fused ? _mm512_fmadd_ps(v_, h->vl2e, h->vc)                                           \
                      : _mm512_mul_ps(_mm512_sub_ps(v_, h->vsh), h->vl2e));                        \
         if (store) {                                                                              \
             _mm512_mask_storeu_ps(buf + i + (off), (k), e_);                                      \
@@ -1294,16 +1298,38 @@ SF_INLINE double sf_half_sum_finish(double hi, double lo, ptrdiff_t ones, double
 
 /* pass 2 of a whole row: sum of exp(v - shift) over buf (terms stored back when `store`;
  * without, *rest = sum - 1 with the terms equal to 1 counted apart, for log1p(rest)). */
+/* the chunk loop of a block of n elements, `body` run per chunk (i, ln) with `fused` a constant:
+ * each choice of the shift's form gets its own copy of the chunk loop */
+#define SF_HALF_CHUNKS_BY_FUSED(h, n, body)                                                        \
+    do {                                                                                          \
+        for (ptrdiff_t i = 0; (h).fused && i < (n); i += SF_HALF_CHUNK) {                          \
+            const ptrdiff_t ln = (n) - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : (n) - i;               \
+            const int fused = 1;                                                                  \
+            body;                                                                                 \
+        }                                                                                         \
+        for (ptrdiff_t i = 0; !(h).fused && i < (n); i += SF_HALF_CHUNK) {                         \
+            const ptrdiff_t ln = (n) - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : (n) - i;               \
+            const int fused = 0;                                                                  \
+            body;                                                                                 \
+        }                                                                                         \
+    } while (0)
+
 static double sf_half_expsum__avx512(float *buf, ptrdiff_t n, float shift, int store,
                                      double *rest, const uint16_t *next, uint16_t *y) {
     const sf_half_shift h = sf_half_shift_of__avx512(shift, store);
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
-    for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
-        const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
-        sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, store, &ones,
-                                                          next ? next + i : NULL, NULL, 0, y + i));
-    }
+    if (store)
+        SF_HALF_CHUNKS_BY_FUSED(h, n, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
+                                          buf + i, ln, &h, 1, &ones, next ? next + i : NULL, NULL,
+                                          0, y + i, fused)));
+    else /* the log forms: never fused */
+        for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
+            const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
+            sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, 0, &ones,
+                                                              next ? next + i : NULL, NULL, 0,
+                                                              y + i, 0));
+        }
     return sf_half_sum_finish(hi, lo, ones, store ? NULL : rest);
 }
 
@@ -1312,11 +1338,15 @@ static double sf_half_expsum__avx512(float *buf, ptrdiff_t n, float shift, int s
 static void sf_half_expsum_chunks__avx512(float *buf, ptrdiff_t n, float shift, int store,
                                           double *sums, ptrdiff_t *ones) {
     const sf_half_shift h = sf_half_shift_of__avx512(shift, store);
-    for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
-        const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
-        sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(buf + i, ln, &h, store, ones, NULL,
-                                                               NULL, 0, NULL);
-    }
+    if (store)
+        SF_HALF_CHUNKS_BY_FUSED(h, n, sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(
+                                          buf + i, ln, &h, 1, ones, NULL, NULL, 0, NULL, fused));
+    else
+        for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
+            const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
+            sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(buf + i, ln, &h, 0, ones, NULL,
+                                                                   NULL, 0, NULL, 0);
+        }
 }
 
 /* the sum of a row cut across threads, from all its chunk sums (in row order) and ones */
@@ -1361,11 +1391,9 @@ SF_INLINE double sf_half_expsum_x__avx512(const uint16_t *x, float *buf, ptrdiff
     const sf_half_shift h = sf_half_shift_of__avx512(shift, 1);
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
-    for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
-        const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
-        sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, 1, &ones,
-                                                          next ? next + i : NULL, x + i, bf16, y + i));
-    }
+    SF_HALF_CHUNKS_BY_FUSED(h, n, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
+                                      buf + i, ln, &h, 1, &ones, next ? next + i : NULL, x + i,
+                                      bf16, y + i, fused)));
     return sf_half_sum_finish(hi, lo, ones, NULL);
 }
 
