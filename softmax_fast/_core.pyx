@@ -114,12 +114,12 @@ cdef extern from "softmax_fast.h" nogil:
                                  float *, const uint16_t *) noexcept nogil
     ctypedef float (*half_load_max_fn)(const uint16_t *, float *, Py_ssize_t, float,
                                        int) noexcept nogil
-    ctypedef void (*half_expsum_chunks_fn)(float *, Py_ssize_t, float, int, double *,
+    ctypedef void (*half_expsum_chunks_fn)(const float *, Py_ssize_t, float, int, int, double *,
                                            Py_ssize_t *) noexcept nogil
     ctypedef double (*half_sum_chunks_fn)(const double *, Py_ssize_t, Py_ssize_t,
                                           double *) noexcept nogil
     ctypedef void (*half_write_fn)(const float *, uint16_t *, Py_ssize_t, int, int, float,
-                                   float) noexcept nogil
+                                   double) noexcept nogil
     ctypedef struct sf_half_kernels:
         half_in_fn f16_to_f32
         half_out_fn f32_to_f16
@@ -1305,8 +1305,8 @@ cdef int half_row_split(bint lg, bint bf16, const uint16_t *x, uint16_t *y, Py_s
     cdef float *maxes = <float *> malloc(nb * sizeof(float))
     cdef Py_ssize_t *ones = <Py_ssize_t *> calloc(nb, sizeof(Py_ssize_t))
     cdef double *sums = <double *> malloc(nc * sizeof(double))
-    cdef float m = 0, shift = 0, c = 0   # set in the parallel region (initialised: firstprivate)
-    cdef double total = 0, rest = 0
+    cdef float m = 0, shift = 0   # set in the parallel region (initialised: firstprivate)
+    cdef double total = 0, rest = 0, c = 0
     if maxes == NULL or ones == NULL or sums == NULL:
         free(maxes)
         free(ones)
@@ -1323,10 +1323,11 @@ cdef int half_row_split(bint lg, bint bf16, const uint16_t *x, uint16_t *y, Py_s
         for b in prange(nb, schedule='static'):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            K.half.expsum_chunks(buf + lo, ln, shift, not lg, sums + lo // SF_HALF_CHUNK, &ones[b])
+            K.half.expsum_chunks(buf + lo, ln, shift, not lg, bf16, sums + lo // SF_HALF_CHUNK,
+                                 &ones[b])
         sf_omp_barrier()
         total = K.half.sum_chunks(sums, nc, sum_of(ones, nb), &rest)
-        c = <float> log1p(rest) if lg else <float> (1.0 / total)
+        c = log1p(rest) if lg else total   # the write pass takes what it needs of it
         for b in prange(nb, schedule='static'):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
@@ -1343,7 +1344,7 @@ cdef int half_row(bint lg, int algo, bint bf16, const uint16_t *x, uint16_t *y, 
     `next` (or NULL): the row this thread does next, prefetched meanwhile."""
     cdef int rc
     if algo == SF_THREE_PASS and K.half.softmax_row != NULL:
-        # the ISA's own 16-bit kernel: converts in registers, keeps only its exp terms in buf
+        # the ISA's own 16-bit kernel: converts in registers (buf: scale * x where it needs it)
         if nt > 1:
             return half_row_split(lg, bf16, x, y, n, sc, buf, nt)
         K.half.softmax_row(x, y, n, sc, bf16, lg, buf, next)

@@ -1085,22 +1085,36 @@ static void sf_f32_to_bf16__avx512(const float *x, uint16_t *y, ptrdiff_t n) {
 }
 
 /* ---- softmax of a 16-bit row, each vector converted to float32 in registers ----
- * Three passes over a float32 row buffer (in L1/L2): (1) v = scale * x converted, stored, and
- * its max; (2) exp(v - max) over the buffer, stored back and summed; (3) the buffer times
- * 1 / sum converted to 16 bits. log_softmax: (2) sums only, (3) writes (v - max) - log(sum).
+ * softmax: (1) the row's max, (2) the sum of the terms exp(v - max), (3) each term again, times
+ * 1 / sum, converted to 16 bits: x is read three times and nothing but y is written. Pass 3
+ * folds 1 / sum into the exponent where it can: y = 2^(v log2(e) + c'), c' = -max log2(e) -
+ * log2(sum) rounded once to float32, kept below 128 in magnitude (so its rounding scales y by
+ * at most 2^(2^-18)); else y = 2^t * (1 / sum). A float32 buffer of the terms, written in pass 2
+ * and read in pass 3, had cost more than the second exp (its 8 bytes an element go through L2;
+ * (16, 128256) measured in the commit that made this change).
+ * log_softmax: (1) v = scale * x converted into the float32 buffer, and its max, (2) the sum,
+ * (3) (v - max) - log(sum).
  * The outputs have 11 (float16) or 8 (bfloat16) significant bits, which allows a lighter exp
  * than the float32 kernels': v - max rounded (a relative error |v - max| 2^-24 of the term,
- * below 2^-19 wherever a float16 output is normal, |v - max| < 17) and 2^f by a degree-4
- * polynomial fitted for this project (2^-18.5 relative: 0.01 ulp of a float16). log_softmax
- * takes log1p of the sum of the terms other than the max's (each term, so that sum, and so
- * the log1p, within 2^-18.5 relative: no cancellation with v - max <= 0 either). Measured
- * (16 x 128256 float16, 1 thread): 578 us per 16 rows with degree 5 and the magic-number
- * rounding, 520 us with degree 4 and vreduceps. */
-#define SF_HALF_EXP2_D4 0x1.bb7cd0p-7f
-#define SF_HALF_EXP2_D3 0x1.aa13f6p-5f
-#define SF_HALF_EXP2_D2 0x1.ee7988p-3f
-#define SF_HALF_EXP2_D1 0x1.62d166p-1f
-#define SF_HALF_EXP2_D0 0x1.00002cp+0f
+ * below 2^-19 wherever a float16 output is normal, |v - max| < 17) and 2^f by a polynomial
+ * fitted for this project: degree 4 (2^-18.5 relative, 0.006 ulp of a float16) for float16
+ * softmax and every log_softmax sum, degree 3 (2^-13.7 relative, 0.02 ulp of a bfloat16, one
+ * operation fewer) for bfloat16 softmax, its sum and its outputs: a bfloat16 softmax output is
+ * within 0.5 + 0.04 ulp (the sum's error and its own term's), a float16 one within 0.52 (degree
+ * 3 there would have cost 0.16 ulp of a float16 per exp for 4% of the time).
+ * log_softmax takes log1p of the sum of the terms other than the max's (each term, so that sum,
+ * and so the log1p, within 2^-18.5 relative: no cancellation with v - max <= 0 either).
+ * Measured (16 x 128256 float16, 1 thread): 578 us per 16 rows with degree 5 and the
+ * magic-number rounding, 520 us with degree 4 and vreduceps. */
+#define SF_HALF_EXP2_D4_4 0x1.bb7cd0p-7f /* degree 4: 2^f on [0, 1], 2^-18.5 relative */
+#define SF_HALF_EXP2_D4_3 0x1.aa13f6p-5f
+#define SF_HALF_EXP2_D4_2 0x1.ee7988p-3f
+#define SF_HALF_EXP2_D4_1 0x1.62d166p-1f
+#define SF_HALF_EXP2_D4_0 0x1.00002cp+0f
+#define SF_HALF_EXP2_D3_3 0x1.3f969ap-4f /* degree 3: 2^f on [0, 1], 2^-13.7 relative */
+#define SF_HALF_EXP2_D3_2 0x1.cefc56p-3f
+#define SF_HALF_EXP2_D3_1 0x1.64444ap-1f
+#define SF_HALF_EXP2_D3_0 0x1.fff632p-1f
 
 SF_INLINE __m512 sf_half_load16__avx512(const uint16_t *p, __mmask16 k, int bf16) {
     const __m256i h = _mm256_maskz_loadu_epi16(k, p);
@@ -1119,19 +1133,25 @@ SF_INLINE void sf_half_store16__avx512(uint16_t *p, __mmask16 k, __m512 v, int b
     _mm256_mask_storeu_epi16(p, k, h);
 }
 
-/* 2^t for t <= 0 (NaN stays NaN), 0 below -150 (through subnormals, rounded once by
+/* 2^t for t <= 0 or barely above (NaN stays NaN), 0 below -150 (through subnormals, rounded once by
  * vscalefps). vreduceps rounding down gives f = t - floor(t) in [0, 1] in one instruction, and
  * vscalefps multiplies by 2^floor(t) of t itself: no n = t - f to form. f is exact but for t in
- * (-1, 0), where 1 + t is rounded (2^-25 absolute, 2^-25.5 relative in 2^f). The polynomial is
- * 2^f on [0, 1], 2^-18.5 relative with its float32 coefficients. t = -inf gives f = 0 and
- * 2^-inf = 0; NaN stays NaN throughout. Measured against the round-to-nearest reduction with
- * n = t - f (benchmarks/half_ratios.py's case, one thread): see the commit. */
-SF_INLINE __m512 sf_half_exp2__avx512(__m512 t) {
+ * (-1, 0), where 1 + t is rounded (2^-25 absolute, 2^-25.5 relative in 2^f); 2^f by the
+ * polynomial of the given degree (4 or 3, above). t = -inf gives f = 0 and
+ * 2^-inf = 0; NaN stays NaN throughout. */
+SF_INLINE __m512 sf_half_exp2__avx512(__m512 t, const int degree) {
     const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(SF_HALF_EXP2_D4), f, _mm512_set1_ps(SF_HALF_EXP2_D3));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D2));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D1));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D0));
+    __m512 p;
+    if (degree == 3) {
+        p = _mm512_fmadd_ps(_mm512_set1_ps(SF_HALF_EXP2_D3_3), f, _mm512_set1_ps(SF_HALF_EXP2_D3_2));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D3_1));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D3_0));
+    } else {
+        p = _mm512_fmadd_ps(_mm512_set1_ps(SF_HALF_EXP2_D4_4), f, _mm512_set1_ps(SF_HALF_EXP2_D4_3));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D4_2));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D4_1));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(SF_HALF_EXP2_D4_0));
+    }
     return _mm512_scalef_ps(p, t);
 }
 
@@ -1206,16 +1226,17 @@ static float sf_half_max__avx512(const uint16_t *x, ptrdiff_t n, int bf16) {
 /* pass 2 runs in chunks of SF_HALF_CHUNK elements: each chunk's terms are summed in float32
  * lanes and the chunk sums, as doubles, compensated in row order. A row cut across threads
  * (sf_half_expsum_chunks + sf_half_sum_chunks) gets the same chunk sums, added in the same
- * order: the same bits as one thread's sf_half_expsum. */
+ * order: the same bits as one thread's sf_half_expsum; pass 3 is elementwise. */
 
-/* what pass 2 derives from the shift, the same for every chunk of a row */
+/* what passes 2 and 3 derive from the shift, the same for every chunk of a row */
 typedef struct sf_half_shift {
     __m512 vsh, vl2e, vc;
     __mmask16 countable;
+    float c;
     int fused;
 } sf_half_shift;
 
-SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int store) {
+SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int softmax) {
     sf_half_shift h;
     h.vsh = _mm512_set1_ps(shift);
     h.countable = isfinite(shift) ? 0xffff : 0; /* inf - inf is no 1 */
@@ -1223,36 +1244,42 @@ SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int store) {
      * every term by the same 2^delta, which the division by their sum cancels; log_softmax
      * needs the sum itself, and takes v - shift first, and so does a shift so large that
      * shift log2(e) would overflow. */
-    h.fused = store && fabsf(shift) < 0x1p120f;
+    h.fused = softmax && fabsf(shift) < 0x1p120f;
+    h.c = -shift * F32_LOG2E;
     h.vl2e = _mm512_set1_ps(F32_LOG2E);
-    h.vc = _mm512_set1_ps(-shift * F32_LOG2E);
+    h.vc = _mm512_set1_ps(h.c);
     return h;
 }
 
+/* t of the term 2^t = exp(v - shift), in the form of the shift (`fused`, a constant) */
+SF_INLINE __m512 sf_half_arg__avx512(__m512 v, const sf_half_shift *h, const int fused) {
+    return fused ? _mm512_fmadd_ps(v, h->vl2e, h->vc)
+                 : _mm512_mul_ps(_mm512_sub_ps(v, h->vsh), h->vl2e);
+}
+
 /* One chunk (n <= SF_HALF_CHUNK) of pass 2: the float32 lane sum of exp(v - shift) over buf
- * (or over x16, converted, when given), the terms stored into buf when `store`; without, the
- * terms equal to 1 (v == shift) are counted into *ones instead of added, for log1p(sum - 1).
- * At the same pace, `next` (the next row) and `yw` (this chunk's output, which pass 3 writes)
- * are prefetched into L2. The ET1 hint compiles to a plain prefetcht1 on these targets;
- * PREFETCHW measured no different. Measured ((16, 128256) log_softmax, 2 threads,
- * benchmarks/half_ratios.py, three runs a build alternated): float16 333-351 -> 318-338 us,
- * bfloat16 361-380 -> 343-349 us; softmax within the noise. Every caller passes `store`, `fused`
- * and whether x16 is given as constants of its loop (SF_HALF_CHUNKS_BY_FUSED): a flag tested
- * inside this loop had cost a compare and a branch per vector. */
-SF_INLINE double sf_half_expsum_chunk__avx512(float *buf, ptrdiff_t n, const sf_half_shift *h,
-                                              const int store, ptrdiff_t *ones,
-                                              const uint16_t *next, const uint16_t *x16,
-                                              const int bf16, uint16_t *yw, const int fused) {
+ * (or over x16, converted, when given; bf16: its format, and the output's). softmax: every
+ * term, of the output's degree (3 for bfloat16, 4 for float16); log_softmax: the terms equal to
+ * 1 (v == shift) are counted into *ones instead of added, for log1p(sum - 1), and the others are
+ * of degree 4. At the same pace, `next` (the next row) and `yw` (log_softmax: this
+ * chunk's output, which pass 3 writes) are prefetched into L2. The ET1 hint compiles to a plain
+ * prefetcht1 on these targets; PREFETCHW measured no different. Measured ((16, 128256)
+ * log_softmax, 2 threads, benchmarks/half_ratios.py, three runs a build alternated): float16
+ * 333-351 -> 318-338 us, bfloat16 361-380 -> 343-349 us. Every caller passes `softmax`,
+ * `fused`, `bf16` and whether x16 is given as constants of its loop (SF_HALF_CHUNKS_BY_FORM): a flag
+ * tested inside this loop had cost a compare and a branch per vector. */
+SF_INLINE double sf_half_expsum_chunk__avx512(const float *buf, ptrdiff_t n,
+                                              const sf_half_shift *h, const int softmax,
+                                              ptrdiff_t *ones, const uint16_t *next,
+                                              const uint16_t *x16, const int bf16,
+                                              const uint16_t *yw, const int fused) {
     ptrdiff_t i = 0;
 #define SF_HALF_TERM(off, k, a)                                                                   \
     do {                                                                                          \
         const __m512 v_ = x16 ? sf_half_load16__avx512(x16 + i + (off), (k), bf16)                \
                               : _mm512_maskz_loadu_ps((k), buf + i + (off));                      \
-        const __m512 e_ = sf_half_exp2__avx512(                                                   \
-            fused ? _mm512_fmadd_ps(v_, h->vl2e, h->vc)                                           \
-                     : _mm512_mul_ps(_mm512_sub_ps(v_, h->vsh), h->vl2e));                        \
-        if (store) {                                                                              \
-            _mm512_mask_storeu_ps(buf + i + (off), (k), e_);                                      \
+        const __m512 e_ = sf_half_exp2__avx512(sf_half_arg__avx512(v_, h, fused), softmax && bf16 ? 3 : 4); \
+        if (softmax) {                                                                            \
             (a) = _mm512_mask_add_ps((a), (k), (a), e_);                                          \
         } else {                                                                                  \
             const __mmask16 one_ =                                                                \
@@ -1282,7 +1309,7 @@ SF_INLINE double sf_half_expsum_chunk__avx512(float *buf, ptrdiff_t n, const sf_
         SF_HALF_TERM(0, k, a1);
     }
 #undef SF_HALF_TERM
-    if (!store) *ones += (ptrdiff_t)_mm512_reduce_add_ps(c1); /* at most 2048: exact */
+    if (!softmax) *ones += (ptrdiff_t)_mm512_reduce_add_ps(c1); /* at most 2048: exact */
     const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
     const __m512d wide = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
                                        _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
@@ -1296,51 +1323,61 @@ SF_INLINE double sf_half_sum_finish(double hi, double lo, ptrdiff_t ones, double
     return (double)ones + others;
 }
 
-/* pass 2 of a whole row: sum of exp(v - shift) over buf (terms stored back when `store`;
- * without, *rest = sum - 1 with the terms equal to 1 counted apart, for log1p(rest)). */
-/* the chunk loop of a block of n elements, `body` run per chunk (i, ln) with `fused` a constant:
- * each choice of the shift's form gets its own copy of the chunk loop */
-#define SF_HALF_CHUNKS_BY_FUSED(h, n, body)                                                        \
+/* the chunk loop of a block of n elements, `body` run per chunk (i, ln) with `fused` and `b16`
+ * (bf16) constants: each form of the shift and each output format gets its own copy of the
+ * chunk loop (log_softmax's is never fused and does not depend on the format) */
+#define SF_HALF_CHUNKS_AS(n, body)                                                                \
+    for (ptrdiff_t i = 0; i < (n); i += SF_HALF_CHUNK) {                                          \
+        const ptrdiff_t ln = (n) - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : (n) - i;                   \
+        body;                                                                                     \
+    }
+#define SF_HALF_CHUNKS_BY_FORM(h, n, bf16, body)                                                  \
     do {                                                                                          \
-        for (ptrdiff_t i = 0; (h).fused && i < (n); i += SF_HALF_CHUNK) {                          \
-            const ptrdiff_t ln = (n) - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : (n) - i;               \
-            const int fused = 1;                                                                  \
-            body;                                                                                 \
-        }                                                                                         \
-        for (ptrdiff_t i = 0; !(h).fused && i < (n); i += SF_HALF_CHUNK) {                         \
-            const ptrdiff_t ln = (n) - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : (n) - i;               \
-            const int fused = 0;                                                                  \
-            body;                                                                                 \
+        if ((h).fused && (bf16)) {                                                                \
+            const int fused = 1, b16 = 1;                                                         \
+            SF_HALF_CHUNKS_AS(n, body)                                                            \
+        } else if ((h).fused) {                                                                   \
+            const int fused = 1, b16 = 0;                                                         \
+            SF_HALF_CHUNKS_AS(n, body)                                                            \
+        } else if (bf16) {                                                                        \
+            const int fused = 0, b16 = 1;                                                         \
+            SF_HALF_CHUNKS_AS(n, body)                                                            \
+        } else {                                                                                  \
+            const int fused = 0, b16 = 0;                                                         \
+            SF_HALF_CHUNKS_AS(n, body)                                                            \
         }                                                                                         \
     } while (0)
 
-static double sf_half_expsum__avx512(float *buf, ptrdiff_t n, float shift, int store,
-                                     double *rest, const uint16_t *next, uint16_t *y) {
-    const sf_half_shift h = sf_half_shift_of__avx512(shift, store);
+/* pass 2 of a whole row over buf: the sum of exp(v - shift); log_softmax: *rest = sum - 1 with
+ * the terms equal to 1 counted apart, for log1p(rest), and y (which pass 3 writes) prefetched */
+static double sf_half_expsum__avx512(const float *buf, ptrdiff_t n, float shift, int softmax,
+                                     int bf16, double *rest, const uint16_t *next, uint16_t *y) {
+    const sf_half_shift h = sf_half_shift_of__avx512(shift, softmax);
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
-    if (store)
-        SF_HALF_CHUNKS_BY_FUSED(h, n, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
-                                          buf + i, ln, &h, 1, &ones, next ? next + i : NULL, NULL,
-                                          0, y + i, fused)));
-    else /* the log forms: never fused */
+    if (softmax)
+        SF_HALF_CHUNKS_BY_FORM(h, n, bf16, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
+                                               buf + i, ln, &h, 1, &ones, next ? next + i : NULL,
+                                               NULL, b16, NULL, fused)));
+    else
         for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
             const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
             sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, 0, &ones,
                                                               next ? next + i : NULL, NULL, 0,
                                                               y + i, 0));
         }
-    return sf_half_sum_finish(hi, lo, ones, store ? NULL : rest);
+    return sf_half_sum_finish(hi, lo, ones, softmax ? NULL : rest);
 }
 
 /* pass 2 of one block of a row cut across threads (the block starts at a multiple of
  * SF_HALF_CHUNK in its row): its chunk sums into sums[0 ..], its ones added to *ones. */
-static void sf_half_expsum_chunks__avx512(float *buf, ptrdiff_t n, float shift, int store,
-                                          double *sums, ptrdiff_t *ones) {
-    const sf_half_shift h = sf_half_shift_of__avx512(shift, store);
-    if (store)
-        SF_HALF_CHUNKS_BY_FUSED(h, n, sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(
-                                          buf + i, ln, &h, 1, ones, NULL, NULL, 0, NULL, fused));
+static void sf_half_expsum_chunks__avx512(const float *buf, ptrdiff_t n, float shift, int softmax,
+                                          int bf16, double *sums, ptrdiff_t *ones) {
+    const sf_half_shift h = sf_half_shift_of__avx512(shift, softmax);
+    if (softmax)
+        SF_HALF_CHUNKS_BY_FORM(h, n, bf16, sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(
+                                               buf + i, ln, &h, 1, ones, NULL, NULL, b16, NULL,
+                                               fused));
     else
         for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
             const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
@@ -1357,63 +1394,166 @@ static double sf_half_sum_chunks__avx512(const double *sums, ptrdiff_t nc, ptrdi
     return sf_half_sum_finish(hi, lo, ones, rest);
 }
 
-/* pass 3: y = buf * c converted (softmax: c = 1 / sum), or (buf - m) - c (log_softmax:
- * c = log(sum); both terms <= 0, no cancellation) */
-static void sf_half_write__avx512(const float *buf, uint16_t *y, ptrdiff_t n, int bf16, int log_out,
-                                  float m, float c) {
-    const int native = bf16 && sf_cpu_has_avx512bf16();
-    const __m512 vc = _mm512_set1_ps(c), vm = _mm512_set1_ps(m);
+/* pass 3 of softmax over buf (v) or x16 (converted), the flags constants of its loop: y =
+ * 2^(v log2(e) + c') (`folded`: vcf = c') or 2^t * r, the terms of the degree of the output
+ * (4 for float16, 3 for bfloat16). y is prefetched for writing 1 KiB ahead (on its own, pass 3
+ * waited on y's lines: measured in the commit of this pass). */
+SF_INLINE void sf_half_softmax_write_impl__avx512(const float *buf, const uint16_t *x16,
+                                                  uint16_t *y, ptrdiff_t n, const int bf16,
+                                                  const int native, const sf_half_shift *h,
+                                                  const int fused, const int folded,
+                                                  __m512 vcf, __m512 vr) {
+    const int degree = bf16 ? 3 : 4;
+#define SF_HALF_OUT(off, k)                                                                       \
+    do {                                                                                          \
+        const __m512 v_ = x16 ? sf_half_load16__avx512(x16 + i + (off), (k), bf16)                \
+                              : _mm512_maskz_loadu_ps((k), buf + i + (off));                      \
+        const __m512 o_ =                                                                         \
+            folded ? sf_half_exp2__avx512(_mm512_fmadd_ps(v_, h->vl2e, vcf), degree)              \
+                   : _mm512_mul_ps(sf_half_exp2__avx512(sf_half_arg__avx512(v_, h, fused), degree), \
+                                   vr);                                                           \
+        sf_half_store16__avx512(y + i + (off), (k), o_, bf16, native);                            \
+    } while (0)
     ptrdiff_t i = 0;
-    if (!log_out) {
-        for (; i + 32 <= n; i += 32) {
-            sf_half_store16__avx512(y + i, 0xffff, _mm512_mul_ps(_mm512_loadu_ps(buf + i), vc), bf16, native);
-            sf_half_store16__avx512(y + i + 16, 0xffff, _mm512_mul_ps(_mm512_loadu_ps(buf + i + 16), vc), bf16, native);
-        }
-        for (; i < n; i += 16) {
-            const __mmask16 k = sf_tail_mask16(n - i);
-            sf_half_store16__avx512(y + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, buf + i), vc), bf16, native);
-        }
-        return;
+    for (; i + 32 <= n; i += 32) {
+        _mm_prefetch((const char *)(y + i) + 1024, _MM_HINT_ET0);
+        SF_HALF_OUT(0, (__mmask16)0xffff);
+        SF_HALF_OUT(16, (__mmask16)0xffff);
     }
     for (; i < n; i += 16) {
         const __mmask16 k = sf_tail_mask16(n - i);
-        const __m512 v = _mm512_maskz_loadu_ps(k, buf + i);
-        sf_half_store16__avx512(y + i, k, _mm512_sub_ps(_mm512_sub_ps(v, vm), vc), bf16, native);
+        SF_HALF_OUT(0, k);
     }
+#undef SF_HALF_OUT
+}
+
+/* pass 3 of softmax, from the row's shift and sum: the folded constant when the shift's form
+ * is fused and c' = c - log2(sum) (c the float32 constant pass 2 used) is below 128 in
+ * magnitude, so rounding c' to float32 scales y by 2^delta, |delta| <= 2^-18; else (a large or
+ * non-finite max, a sum of 0 or NaN) 2^t * (1 / sum), as pass 2 formed t */
+SF_INLINE void sf_half_softmax_write__avx512(const float *buf, const uint16_t *x16, uint16_t *y,
+                                             ptrdiff_t n, const int bf16, float shift, double sum) {
+    const int native = bf16 && sf_cpu_has_avx512bf16();
+    const sf_half_shift h = sf_half_shift_of__avx512(shift, 1);
+    const float cf = (float)((double)h.c - log2(sum));
+    const __m512 vcf = _mm512_set1_ps(cf), vr = _mm512_set1_ps((float)(1.0 / sum));
+    if (h.fused && fabsf(cf) < 128.0f)
+        sf_half_softmax_write_impl__avx512(buf, x16, y, n, bf16, native, &h, 1, 1, vcf, vr);
+    else if (h.fused)
+        sf_half_softmax_write_impl__avx512(buf, x16, y, n, bf16, native, &h, 1, 0, vcf, vr);
+    else
+        sf_half_softmax_write_impl__avx512(buf, x16, y, n, bf16, native, &h, 0, 0, vcf, vr);
+}
+
+/* pass 3 of log_softmax over buf (v) or x16 (converted): y = (v - m) - c, both terms <= 0, no
+ * cancellation; y prefetched for writing as in softmax's pass 3 */
+SF_INLINE void sf_half_log_write_impl__avx512(const float *buf, const uint16_t *x16, uint16_t *y,
+                                              ptrdiff_t n, const int bf16, float m, float c) {
+    const int native = bf16 && sf_cpu_has_avx512bf16();
+    const __m512 vc = _mm512_set1_ps(c), vm = _mm512_set1_ps(m);
+#define SF_HALF_OUT(off, k)                                                                       \
+    do {                                                                                          \
+        const __m512 v_ = x16 ? sf_half_load16__avx512(x16 + i + (off), (k), bf16)                \
+                              : _mm512_maskz_loadu_ps((k), buf + i + (off));                      \
+        sf_half_store16__avx512(y + i + (off), (k), _mm512_sub_ps(_mm512_sub_ps(v_, vm), vc), bf16, \
+                                native);                                                          \
+    } while (0)
+    ptrdiff_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        _mm_prefetch((const char *)(y + i) + 1024, _MM_HINT_ET0);
+        SF_HALF_OUT(0, (__mmask16)0xffff);
+        SF_HALF_OUT(16, (__mmask16)0xffff);
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 k = sf_tail_mask16(n - i);
+        SF_HALF_OUT(0, k);
+    }
+#undef SF_HALF_OUT
+}
+
+/* pass 3 of a block: softmax (c = the row's sum, m its max) or log_softmax (c = log(sum)), as
+ * above */
+static void sf_half_write__avx512(const float *buf, uint16_t *y, ptrdiff_t n, int bf16, int log_out,
+                                  float m, double c) {
+    if (log_out) {
+        if (bf16)
+            sf_half_log_write_impl__avx512(buf, NULL, y, n, 1, m, (float)c);
+        else
+            sf_half_log_write_impl__avx512(buf, NULL, y, n, 0, m, (float)c);
+        return;
+    }
+    const float shift = m == -INFINITY ? 0.0f : m;
+    if (bf16)
+        sf_half_softmax_write__avx512(buf, NULL, y, n, 1, shift, c);
+    else
+        sf_half_softmax_write__avx512(buf, NULL, y, n, 0, shift, c);
 }
 
 /* the shift of pass 2: the max, or 0 for a row of only -inf (or NaN): terms 0, sum 0 */
 SF_INLINE float sf_half_safe_shift(float m) { return m == -INFINITY ? 0.0f : m; }
 
-/* softmax's pass 2 straight from x (scale 1): buf = the terms, their sum as sf_half_expsum's */
-SF_INLINE double sf_half_expsum_x__avx512(const uint16_t *x, float *buf, ptrdiff_t n, float shift,
-                                          const int bf16, const uint16_t *next, uint16_t *y) {
-    const sf_half_shift h = sf_half_shift_of__avx512(shift, 1);
+/* pass 2 straight from x (scale 1): the sum (and *rest) as sf_half_expsum's */
+SF_INLINE double sf_half_expsum_x__avx512(const uint16_t *x, ptrdiff_t n, float shift,
+                                          const int softmax, const int bf16,
+                                          const uint16_t *next, double *rest) {
+    const sf_half_shift h = sf_half_shift_of__avx512(shift, softmax);
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
-    SF_HALF_CHUNKS_BY_FUSED(h, n, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
-                                      buf + i, ln, &h, 1, &ones, next ? next + i : NULL, x + i,
-                                      bf16, y + i, fused)));
-    return sf_half_sum_finish(hi, lo, ones, NULL);
+    if (softmax) {
+        const int b16 = bf16;
+        if (h.fused) {
+            const int fused = 1;
+            SF_HALF_CHUNKS_AS(n, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
+                                              NULL, ln, &h, 1, &ones, next ? next + i : NULL,
+                                              x + i, b16, NULL, fused)))
+        } else {
+            const int fused = 0;
+            SF_HALF_CHUNKS_AS(n, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
+                                              NULL, ln, &h, 1, &ones, next ? next + i : NULL,
+                                              x + i, b16, NULL, fused)))
+        }
+    }
+    else
+        for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
+            const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
+            sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(NULL, ln, &h, 0, &ones,
+                                                              next ? next + i : NULL, x + i, bf16,
+                                                              NULL, 0));
+        }
+    return sf_half_sum_finish(hi, lo, ones, rest);
+}
+
+/* one row; with scale 1 (the common call) the passes read x itself (the same values, converted
+ * exactly: the same bits as through buf, which is then not used) and the max is that of the
+ * 16-bit values */
+SF_INLINE void sf_half_row_x__avx512(const uint16_t *x, uint16_t *y, ptrdiff_t n, const int bf16,
+                                     int log_out, const uint16_t *next) {
+    const float m = sf_half_max__avx512(x, n, bf16);
+    const float shift = sf_half_safe_shift(m);
+    if (log_out) {
+        double rest;
+        sf_half_expsum_x__avx512(x, n, shift, 0, bf16, next, &rest);
+        sf_half_log_write_impl__avx512(NULL, x, y, n, bf16, m, (float)log1p(rest));
+    } else {
+        sf_half_softmax_write__avx512(NULL, x, y, n, bf16, shift,
+                                      sf_half_expsum_x__avx512(x, n, shift, 1, bf16, next, NULL));
+    }
 }
 
 static void sf_half_softmax_row__avx512(const uint16_t *x, uint16_t *y, ptrdiff_t n, float scale,
                                         int bf16, int log_out, float *buf, const uint16_t *next) {
-    if (!log_out && scale == 1.0f) {
-        /* the common call: the max of the 16-bit values, then the terms from x (the same values,
-         * converted exactly, so the same bits); buf is written once instead of twice */
-        const float m = sf_half_max__avx512(x, n, bf16);
-        const double sum = bf16 ? sf_half_expsum_x__avx512(x, buf, n, sf_half_safe_shift(m), 1, next, y)
-                                : sf_half_expsum_x__avx512(x, buf, n, sf_half_safe_shift(m), 0, next, y);
-        sf_half_write__avx512(buf, y, n, bf16, 0, m, (float)(1.0 / sum));
+    if (scale == 1.0f) {
+        if (bf16)
+            sf_half_row_x__avx512(x, y, n, 1, log_out, next);
+        else
+            sf_half_row_x__avx512(x, y, n, 0, log_out, next);
         return;
     }
     const float m = sf_half_load_max__avx512(x, buf, n, scale, bf16);
-    const float shift = sf_half_safe_shift(m);
     double rest;
-    const double sum = sf_half_expsum__avx512(buf, n, shift, !log_out, &rest, next, y);
-    sf_half_write__avx512(buf, y, n, bf16, log_out, m,
-                          log_out ? (float)log1p(rest) : (float)(1.0 / sum));
+    const double sum = sf_half_expsum__avx512(buf, n, sf_half_safe_shift(m), !log_out, bf16, &rest,
+                                              next, y);
+    sf_half_write__avx512(buf, y, n, bf16, log_out, m, log_out ? log1p(rest) : sum);
 }
 
 /* ------------------------------------------------------------------------------------------ */

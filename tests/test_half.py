@@ -5,7 +5,8 @@ The contract: error <= 1 ulp of the output dtype for outputs at or above its sma
 (6.1e-5 for float16, 1.2e-38 for bfloat16); below it, within one smallest normal (bfloat16
 subnormal outputs flush to 0 where the CPU's AVX512-BF16 conversion is used). The float32
 result is accurate to far below a 16-bit ulp and rounded to nearest even once, so the tests
-measure 0.5 ulp; they assert the contract's 1 ulp. The reference: float64 (softmax, logsumexp)
+measure 0.5 ulp; they assert the contract's 1 ulp, and the kernels' own bound for softmax
+(test_softmax_kernel_bound: bfloat16's AVX-512 exp is lighter, 0.54 ulp). The reference: float64 (softmax, logsumexp)
 and long double with the max's terms counted apart (log_softmax, sigmoids) of the exact input
 values.
 """
@@ -77,6 +78,27 @@ def test_rows_every_tail(isa, dt, n, rng):
                               ref.log_softmax_exact(xd).astype(np.float64), dt,
                               f"log_softmax {algorithm}")
         assert_half_close(sf.logsumexp(x, axis=-1), ref.logsumexp(xd, axis=-1), dt, "logsumexp")
+
+
+@pytest.mark.parametrize("n", [17, 1000, 4099, LONG[1]])
+def test_softmax_kernel_bound(isa, dt, n, rng):
+    """The 16-bit softmax's own error bound, tighter than the contract, for outputs at or above
+    the smallest normal: float16 0.54 ulp (the exp within 2^-18.5, the sum within 2^-17 more:
+    0.5 + 0.04), bfloat16 0.55 (the AVX-512 exp within 2^-13.7, in the sum and in each term:
+    0.5 + 0.04 + the sum's rounding). Peaked, flat and repeated-value rows, logits to x 30."""
+    bound = {"float16": 0.54, "bfloat16": 0.55}[dt.name]
+    tiny = float(finfo(dt).smallest_normal)
+    worst, checked = 0.0, 0
+    for scale in (0.3, 1.0, 3.0, 8.0, 30.0):
+        x = logits(rng, (4, n), dt, scale)
+        x[1] = x[1, 0]
+        x[1, ::7] = 2.0  # a few of one value above many of another
+        exact = ref.softmax(x.astype(np.float64))
+        normal = exact >= tiny
+        err = half_ulp_error(sf.softmax(x), exact, dt)[normal]
+        worst, checked = max(worst, float(err.max(initial=0.0))), checked + err.size
+    assert checked >= min(n, 1000)  # (a long float16 row of flat logits has no normal output)
+    assert worst <= bound, f"{worst:.3f} ulp"
 
 
 @pytest.mark.parametrize("n", [1, 63, 64, 65, 2049, 5000])

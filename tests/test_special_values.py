@@ -426,11 +426,15 @@ def test_dtype_float16_extreme_log_softmax():
 
 
 def test_dtype_bfloat16(rng):
+    """bfloat16 in, bfloat16 out, the float32 result's bits or a neighbour: each is within 0.55
+    ulp of the exact result (test_half.py), so where the exact value lies near the middle of two
+    bfloat16 values the two roundings may differ by one."""
     ml_dtypes = pytest.importorskip("ml_dtypes")
     x = logits(rng, (4, 33), np.float32).astype(ml_dtypes.bfloat16)
     y = call(sf.softmax, x)
     assert y.dtype == x.dtype
-    assert np.array_equal(y, call(sf.softmax, x.astype(np.float32)).astype(ml_dtypes.bfloat16))
+    f32 = call(sf.softmax, x.astype(np.float32)).astype(ml_dtypes.bfloat16)
+    assert np.abs(y.view(np.int16).astype(int) - f32.view(np.int16).astype(int)).max() <= 1
 
 
 def test_non_native_byte_order(rng):
