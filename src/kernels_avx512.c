@@ -1090,10 +1090,11 @@ static void sf_f32_to_bf16__avx512(const float *x, uint16_t *y, ptrdiff_t n) {
  * folds 1 / sum into the exponent where it can: y = 2^(v log2(e) + c'), c' = -max log2(e) -
  * log2(sum) rounded once to float32, kept below 128 in magnitude (so its rounding scales y by
  * at most 2^(2^-18)); else y = 2^t * (1 / sum). A float32 buffer of the terms, written in pass 2
- * and read in pass 3, had cost more than the second exp (its 8 bytes an element go through L2;
- * (16, 128256) measured in the commit that made this change).
- * log_softmax: (1) v = scale * x converted into the float32 buffer, and its max, (2) the sum,
- * (3) (v - max) - log(sum).
+ * and read in pass 3, had cost more than the second exp: its 8 bytes an element went through L2
+ * ((16, 128256), 2 threads, calls interleaved with PyTorch's: float16 softmax 0.292 ms with the
+ * buffer, 0.225-0.253 without; log_softmax 0.318 and 0.235-0.258).
+ * log_softmax: (1) the max, (2) the sum, (3) (v - max) - log(sum), from x likewise. With a
+ * scale, pass 1 keeps v = scale * x converted in the float32 buffer, which passes 2 and 3 read.
  * The outputs have 11 (float16) or 8 (bfloat16) significant bits, which allows a lighter exp
  * than the float32 kernels': v - max rounded (a relative error |v - max| 2^-24 of the term,
  * below 2^-19 wherever a float16 output is normal, |v - max| < 17) and 2^f by a polynomial
@@ -1394,24 +1395,28 @@ static double sf_half_sum_chunks__avx512(const double *sums, ptrdiff_t nc, ptrdi
     return sf_half_sum_finish(hi, lo, ones, rest);
 }
 
-/* pass 3 of softmax over buf (v) or x16 (converted), the flags constants of its loop: y =
- * 2^(v log2(e) + c') (`folded`: vcf = c') or 2^t * r, the terms of the degree of the output
- * (4 for float16, 3 for bfloat16). y is prefetched for writing 1 KiB ahead (on its own, pass 3
- * waited on y's lines: measured in the commit of this pass). */
-SF_INLINE void sf_half_softmax_write_impl__avx512(const float *buf, const uint16_t *x16,
-                                                  uint16_t *y, ptrdiff_t n, const int bf16,
-                                                  const int native, const sf_half_shift *h,
-                                                  const int fused, const int folded,
-                                                  __m512 vcf, __m512 vr) {
+/* pass 3 over buf (v) or x16 (converted), the flags constants of its loop. softmax: y =
+ * 2^(v log2(e) + c') (`folded`: vcf = c') or 2^t * r, the terms of the degree of the output (4
+ * for float16, 3 for bfloat16); log_softmax: y = (v - m) - c, both terms <= 0, no cancellation.
+ * y is prefetched for writing 1 KiB ahead (without, pass 3 waited on y's lines). */
+SF_INLINE void sf_half_write_impl__avx512(const float *buf, const uint16_t *x16, uint16_t *y,
+                                          ptrdiff_t n, const int bf16, const int log_out,
+                                          const sf_half_shift *h, const int fused,
+                                          const int folded, __m512 vcf, __m512 vr, __m512 vm,
+                                          __m512 vc) {
+    const int native = bf16 && sf_cpu_has_avx512bf16();
     const int degree = bf16 ? 3 : 4;
 #define SF_HALF_OUT(off, k)                                                                       \
     do {                                                                                          \
         const __m512 v_ = x16 ? sf_half_load16__avx512(x16 + i + (off), (k), bf16)                \
                               : _mm512_maskz_loadu_ps((k), buf + i + (off));                      \
-        const __m512 o_ =                                                                         \
-            folded ? sf_half_exp2__avx512(_mm512_fmadd_ps(v_, h->vl2e, vcf), degree)              \
-                   : _mm512_mul_ps(sf_half_exp2__avx512(sf_half_arg__avx512(v_, h, fused), degree), \
-                                   vr);                                                           \
+        __m512 o_;                                                                                \
+        if (log_out)                                                                              \
+            o_ = _mm512_sub_ps(_mm512_sub_ps(v_, vm), vc);                                        \
+        else if (folded)                                                                          \
+            o_ = sf_half_exp2__avx512(_mm512_fmadd_ps(v_, h->vl2e, vcf), degree);                 \
+        else                                                                                      \
+            o_ = _mm512_mul_ps(sf_half_exp2__avx512(sf_half_arg__avx512(v_, h, fused), degree), vr); \
         sf_half_store16__avx512(y + i + (off), (k), o_, bf16, native);                            \
     } while (0)
     ptrdiff_t i = 0;
@@ -1433,42 +1438,24 @@ SF_INLINE void sf_half_softmax_write_impl__avx512(const float *buf, const uint16
  * non-finite max, a sum of 0 or NaN) 2^t * (1 / sum), as pass 2 formed t */
 SF_INLINE void sf_half_softmax_write__avx512(const float *buf, const uint16_t *x16, uint16_t *y,
                                              ptrdiff_t n, const int bf16, float shift, double sum) {
-    const int native = bf16 && sf_cpu_has_avx512bf16();
     const sf_half_shift h = sf_half_shift_of__avx512(shift, 1);
     const float cf = (float)((double)h.c - log2(sum));
     const __m512 vcf = _mm512_set1_ps(cf), vr = _mm512_set1_ps((float)(1.0 / sum));
+    const __m512 unused = _mm512_setzero_ps();
     if (h.fused && fabsf(cf) < 128.0f)
-        sf_half_softmax_write_impl__avx512(buf, x16, y, n, bf16, native, &h, 1, 1, vcf, vr);
+        sf_half_write_impl__avx512(buf, x16, y, n, bf16, 0, &h, 1, 1, vcf, vr, unused, unused);
     else if (h.fused)
-        sf_half_softmax_write_impl__avx512(buf, x16, y, n, bf16, native, &h, 1, 0, vcf, vr);
+        sf_half_write_impl__avx512(buf, x16, y, n, bf16, 0, &h, 1, 0, vcf, vr, unused, unused);
     else
-        sf_half_softmax_write_impl__avx512(buf, x16, y, n, bf16, native, &h, 0, 0, vcf, vr);
+        sf_half_write_impl__avx512(buf, x16, y, n, bf16, 0, &h, 0, 0, vcf, vr, unused, unused);
 }
 
-/* pass 3 of log_softmax over buf (v) or x16 (converted): y = (v - m) - c, both terms <= 0, no
- * cancellation; y prefetched for writing as in softmax's pass 3 */
-SF_INLINE void sf_half_log_write_impl__avx512(const float *buf, const uint16_t *x16, uint16_t *y,
-                                              ptrdiff_t n, const int bf16, float m, float c) {
-    const int native = bf16 && sf_cpu_has_avx512bf16();
-    const __m512 vc = _mm512_set1_ps(c), vm = _mm512_set1_ps(m);
-#define SF_HALF_OUT(off, k)                                                                       \
-    do {                                                                                          \
-        const __m512 v_ = x16 ? sf_half_load16__avx512(x16 + i + (off), (k), bf16)                \
-                              : _mm512_maskz_loadu_ps((k), buf + i + (off));                      \
-        sf_half_store16__avx512(y + i + (off), (k), _mm512_sub_ps(_mm512_sub_ps(v_, vm), vc), bf16, \
-                                native);                                                          \
-    } while (0)
-    ptrdiff_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        _mm_prefetch((const char *)(y + i) + 1024, _MM_HINT_ET0);
-        SF_HALF_OUT(0, (__mmask16)0xffff);
-        SF_HALF_OUT(16, (__mmask16)0xffff);
-    }
-    for (; i < n; i += 16) {
-        const __mmask16 k = sf_tail_mask16(n - i);
-        SF_HALF_OUT(0, k);
-    }
-#undef SF_HALF_OUT
+/* pass 3 of log_softmax: y = (v - m) - c */
+SF_INLINE void sf_half_log_write__avx512(const float *buf, const uint16_t *x16, uint16_t *y,
+                                         ptrdiff_t n, const int bf16, float m, float c) {
+    const __m512 unused = _mm512_setzero_ps();
+    sf_half_write_impl__avx512(buf, x16, y, n, bf16, 1, NULL, 0, 0, unused, unused,
+                               _mm512_set1_ps(m), _mm512_set1_ps(c));
 }
 
 /* pass 3 of a block: softmax (c = the row's sum, m its max) or log_softmax (c = log(sum)), as
@@ -1477,9 +1464,9 @@ static void sf_half_write__avx512(const float *buf, uint16_t *y, ptrdiff_t n, in
                                   float m, double c) {
     if (log_out) {
         if (bf16)
-            sf_half_log_write_impl__avx512(buf, NULL, y, n, 1, m, (float)c);
+            sf_half_log_write__avx512(buf, NULL, y, n, 1, m, (float)c);
         else
-            sf_half_log_write_impl__avx512(buf, NULL, y, n, 0, m, (float)c);
+            sf_half_log_write__avx512(buf, NULL, y, n, 0, m, (float)c);
         return;
     }
     const float shift = m == -INFINITY ? 0.0f : m;
@@ -1533,7 +1520,7 @@ SF_INLINE void sf_half_row_x__avx512(const uint16_t *x, uint16_t *y, ptrdiff_t n
     if (log_out) {
         double rest;
         sf_half_expsum_x__avx512(x, n, shift, 0, bf16, next, &rest);
-        sf_half_log_write_impl__avx512(NULL, x, y, n, bf16, m, (float)log1p(rest));
+        sf_half_log_write__avx512(NULL, x, y, n, bf16, m, (float)log1p(rest));
     } else {
         sf_half_softmax_write__avx512(NULL, x, y, n, bf16, shift,
                                       sf_half_expsum_x__avx512(x, n, shift, 1, bf16, next, NULL));
