@@ -1305,7 +1305,7 @@ cdef int half_row_split(bint lg, bint bf16, const uint16_t *x, uint16_t *y, Py_s
     cdef float *maxes = <float *> malloc(nb * sizeof(float))
     cdef Py_ssize_t *ones = <Py_ssize_t *> calloc(nb, sizeof(Py_ssize_t))
     cdef double *sums = <double *> malloc(nc * sizeof(double))
-    cdef float m = 0, shift = 0   # set in the parallel region (initialised: firstprivate)
+    cdef float m = 0   # set in the parallel region (initialised: firstprivate)
     cdef double total = 0, rest = 0, c = 0
     if maxes == NULL or ones == NULL or sums == NULL:
         free(maxes)
@@ -1319,11 +1319,10 @@ cdef int half_row_split(bint lg, bint bf16, const uint16_t *x, uint16_t *y, Py_s
             maxes[b] = K.half.load_max(x + lo, buf + lo, ln, sc, bf16)
         sf_omp_barrier()   # prange inside parallel() ends with nowait
         m = max_of(maxes, nb)   # every thread: the same value
-        shift = 0.0 if m == -INFINITY else m
         for b in prange(nb, schedule='static'):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
-            K.half.expsum_chunks(buf + lo, ln, shift, not lg, bf16, sums + lo // SF_HALF_CHUNK,
+            K.half.expsum_chunks(buf + lo, ln, m, not lg, bf16, sums + lo // SF_HALF_CHUNK,
                                  &ones[b])
         sf_omp_barrier()
         total = K.half.sum_chunks(sums, nc, sum_of(ones, nb), &rest)

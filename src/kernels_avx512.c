@@ -1193,33 +1193,44 @@ static float sf_half_load_max__avx512(const uint16_t *x, float *buf, ptrdiff_t n
 /* The max of a float16 or bfloat16 row read as 16-bit integers, 32 lanes a vector and no
  * conversion (softmax with scale 1, whose pass 2 then reads x itself: the float32 copy of the
  * row is never written). Both formats are sign and magnitude, so flipping the magnitude bits of
- * the negative values orders them as signed integers. A NaN of either sign is no number here:
- * it ends up above +inf or below -inf, and either way pass 2's sum is NaN and so is every
- * output, as with pass 1's float max, which skips it. Returns the max as float32 (exact). */
+ * the negative values orders them as signed integers. NaN is skipped, as the float max of
+ * sf_half_load_max__avx512 (which a row cut across threads uses) skips it, so that both give
+ * the same max and the same bits after it: a positive NaN's key lies above +inf's (masked out),
+ * a negative one's below -inf's (never the max of a row with a number; a row with none is
+ * empty). Returns the max as float32 (exact), -inf for an empty row. */
 SF_INLINE __m512i sf_half_order_key__avx512(__m512i h) {
     return _mm512_xor_si512(h, _mm512_and_si512(_mm512_srai_epi16(h, 15), _mm512_set1_epi16(0x7fff)));
 }
 
 static float sf_half_max__avx512(const uint16_t *x, ptrdiff_t n, int bf16) {
     const __m512i lowest = _mm512_set1_epi16((short)0x8000); /* the key of no value: below -inf */
+    const int16_t inf_key = bf16 ? 0x7f80 : 0x7c00;              /* +inf's bits, and key */
+    const int16_t ninf_key = (int16_t)(0x8000 | (inf_key ^ 0x7fff)); /* -inf's key */
+    const __m512i vinf = _mm512_set1_epi16(inf_key);
     __m512i m0 = lowest, m1 = lowest;
     ptrdiff_t i = 0;
+#define SF_HALF_MAX_KEYS(m, k, v)                                                                 \
+    do {                                                                                          \
+        const __m512i key_ = sf_half_order_key__avx512(v);                                        \
+        (m) = _mm512_mask_max_epi16((m), (k) & _mm512_cmple_epi16_mask(key_, vinf), (m), key_);   \
+    } while (0)
     for (; i + 64 <= n; i += 64) {
-        m0 = _mm512_max_epi16(m0, sf_half_order_key__avx512(_mm512_loadu_si512(x + i)));
-        m1 = _mm512_max_epi16(m1, sf_half_order_key__avx512(_mm512_loadu_si512(x + i + 32)));
+        SF_HALF_MAX_KEYS(m0, (__mmask32)0xffffffffu, _mm512_loadu_si512(x + i));
+        SF_HALF_MAX_KEYS(m1, (__mmask32)0xffffffffu, _mm512_loadu_si512(x + i + 32));
     }
     for (; i < n; i += 32) {
         const __mmask32 k = n - i >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (n - i)) - 1);
-        m1 = _mm512_mask_max_epi16(m1, k, m1, sf_half_order_key__avx512(_mm512_maskz_loadu_epi16(k, x + i)));
+        SF_HALF_MAX_KEYS(m1, k, _mm512_maskz_loadu_epi16(k, x + i));
     }
+#undef SF_HALF_MAX_KEYS
     __m512i m = _mm512_max_epi16(m0, m1);
     __m256i h = _mm256_max_epi16(_mm512_castsi512_si256(m), _mm512_extracti64x4_epi64(m, 1));
     __m128i q = _mm_max_epi16(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
     q = _mm_max_epi16(q, _mm_shuffle_epi32(q, 0x4e));
     q = _mm_max_epi16(q, _mm_shuffle_epi32(q, 0xb1));
     q = _mm_max_epi16(q, _mm_srli_epi32(q, 16));
-    int16_t key = (int16_t)_mm_cvtsi128_si32(q);
-    if (key == (int16_t)0x8000) return -INFINITY; /* an empty row */
+    const int16_t key = (int16_t)_mm_cvtsi128_si32(q);
+    if (key < ninf_key) return -INFINITY; /* no number: empty, or only negative NaN */
     const uint16_t bits = (uint16_t)(key < 0 ? key ^ 0x7fff : key); /* the key back to bits */
     return _mm512_cvtss_f32(sf_half_load16__avx512(&bits, 1, bf16));
 }
@@ -1252,6 +1263,12 @@ SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int softmax) {
     return h;
 }
 
+/* the shift of pass 2: the max, or 0 for a row of only -inf (or NaN): terms 0, sum 0 */
+SF_INLINE float sf_half_safe_shift(float m) { return m == -INFINITY ? 0.0f : m; }
+
+/* the degree of softmax's exp, in its sum and in its outputs: as precise as the output needs */
+SF_INLINE int sf_half_softmax_degree(const int bf16) { return bf16 ? 3 : 4; }
+
 /* t of the term 2^t = exp(v - shift), in the form of the shift (`fused`, a constant) */
 SF_INLINE __m512 sf_half_arg__avx512(__m512 v, const sf_half_shift *h, const int fused) {
     return fused ? _mm512_fmadd_ps(v, h->vl2e, h->vc)
@@ -1260,26 +1277,23 @@ SF_INLINE __m512 sf_half_arg__avx512(__m512 v, const sf_half_shift *h, const int
 
 /* One chunk (n <= SF_HALF_CHUNK) of pass 2: the float32 lane sum of exp(v - shift) over buf
  * (or over x16, converted, when given; bf16: its format, and the output's). softmax: every
- * term, of the output's degree (3 for bfloat16, 4 for float16); log_softmax: the terms equal to
- * 1 (v == shift) are counted into *ones instead of added, for log1p(sum - 1), and the others are
- * of degree 4. At the same pace, `next` (the next row) and `yw` (log_softmax: this
- * chunk's output, which pass 3 writes) are prefetched into L2. The ET1 hint compiles to a plain
- * prefetcht1 on these targets; PREFETCHW measured no different. Measured ((16, 128256)
- * log_softmax, 2 threads, benchmarks/half_ratios.py, three runs a build alternated): float16
- * 333-351 -> 318-338 us, bfloat16 361-380 -> 343-349 us. Every caller passes `softmax`,
- * `fused`, `bf16` and whether x16 is given as constants of its loop (SF_HALF_CHUNKS_BY_FORM): a flag
+ * term, of sf_half_softmax_degree; log_softmax: the terms equal to 1 (v == shift) are counted
+ * into *ones instead of added, for log1p(sum - 1), and the others are of degree 4. At the same
+ * pace `next` (the next row, or NULL) is prefetched into L2. Every caller passes `softmax`,
+ * `fused`, `bf16` and whether x16 is given as constants of its loop (SF_HALF_CHUNKS): a flag
  * tested inside this loop had cost a compare and a branch per vector. */
 SF_INLINE double sf_half_expsum_chunk__avx512(const float *buf, ptrdiff_t n,
                                               const sf_half_shift *h, const int softmax,
                                               ptrdiff_t *ones, const uint16_t *next,
                                               const uint16_t *x16, const int bf16,
-                                              const uint16_t *yw, const int fused) {
+                                              const int fused) {
     ptrdiff_t i = 0;
 #define SF_HALF_TERM(off, k, a)                                                                   \
     do {                                                                                          \
         const __m512 v_ = x16 ? sf_half_load16__avx512(x16 + i + (off), (k), bf16)                \
                               : _mm512_maskz_loadu_ps((k), buf + i + (off));                      \
-        const __m512 e_ = sf_half_exp2__avx512(sf_half_arg__avx512(v_, h, fused), softmax && bf16 ? 3 : 4); \
+        const __m512 e_ = sf_half_exp2__avx512(sf_half_arg__avx512(v_, h, fused),                \
+                                               softmax ? sf_half_softmax_degree(bf16) : 4);       \
         if (softmax) {                                                                            \
             (a) = _mm512_mask_add_ps((a), (k), (a), e_);                                          \
         } else {                                                                                  \
@@ -1295,10 +1309,6 @@ SF_INLINE double sf_half_expsum_chunk__avx512(const float *buf, ptrdiff_t n,
         if (next) { /* the next row's 128 bytes into L2 */
             _mm_prefetch((const char *)(next + i), _MM_HINT_T1);
             _mm_prefetch((const char *)(next + i) + 64, _MM_HINT_T1);
-        }
-        if (yw) {
-            _mm_prefetch((const char *)(yw + i), _MM_HINT_ET1);
-            _mm_prefetch((const char *)(yw + i) + 64, _MM_HINT_ET1);
         }
         SF_HALF_TERM(0, (__mmask16)0xffff, a0);
         SF_HALF_TERM(16, (__mmask16)0xffff, a1);
@@ -1325,14 +1335,14 @@ SF_INLINE double sf_half_sum_finish(double hi, double lo, ptrdiff_t ones, double
 }
 
 /* the chunk loop of a block of n elements, `body` run per chunk (i, ln) with `fused` and `b16`
- * (bf16) constants: each form of the shift and each output format gets its own copy of the
- * chunk loop (log_softmax's is never fused and does not depend on the format) */
+ * (bf16) constants: each form of the shift and each format gets its own copy of the loop
+ * (log_softmax's shift is never fused) */
 #define SF_HALF_CHUNKS_AS(n, body)                                                                \
     for (ptrdiff_t i = 0; i < (n); i += SF_HALF_CHUNK) {                                          \
         const ptrdiff_t ln = (n) - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : (n) - i;                   \
         body;                                                                                     \
     }
-#define SF_HALF_CHUNKS_BY_FORM(h, n, bf16, body)                                                  \
+#define SF_HALF_CHUNKS(h, n, bf16, body)                                                          \
     do {                                                                                          \
         if ((h).fused && (bf16)) {                                                                \
             const int fused = 1, b16 = 1;                                                         \
@@ -1349,42 +1359,33 @@ SF_INLINE double sf_half_sum_finish(double hi, double lo, ptrdiff_t ones, double
         }                                                                                         \
     } while (0)
 
-/* pass 2 of a whole row over buf: the sum of exp(v - shift); log_softmax: *rest = sum - 1 with
- * the terms equal to 1 counted apart, for log1p(rest), and y (which pass 3 writes) prefetched */
-static double sf_half_expsum__avx512(const float *buf, ptrdiff_t n, float shift, int softmax,
-                                     int bf16, double *rest, const uint16_t *next, uint16_t *y) {
-    const sf_half_shift h = sf_half_shift_of__avx512(shift, softmax);
+/* pass 2 of a whole row (the terms' v from x16, converted, when given, else from buf): the sum
+ * of exp(v - shift), shift = sf_half_safe_shift(m); log_softmax: *rest = sum - 1 with the terms
+ * equal to 1 counted apart, for log1p(rest) */
+SF_INLINE double sf_half_expsum__avx512(const float *buf, const uint16_t *x16, ptrdiff_t n,
+                                        float m, const int softmax, const int bf16,
+                                        double *rest, const uint16_t *next) {
+    const sf_half_shift h = sf_half_shift_of__avx512(sf_half_safe_shift(m), softmax);
     double hi = 0, lo = 0;
     ptrdiff_t ones = 0;
-    if (softmax)
-        SF_HALF_CHUNKS_BY_FORM(h, n, bf16, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
-                                               buf + i, ln, &h, 1, &ones, next ? next + i : NULL,
-                                               NULL, b16, NULL, fused)));
-    else
-        for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
-            const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
-            sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(buf + i, ln, &h, 0, &ones,
-                                                              next ? next + i : NULL, NULL, 0,
-                                                              y + i, 0));
-        }
-    return sf_half_sum_finish(hi, lo, ones, softmax ? NULL : rest);
+    SF_HALF_CHUNKS(h, n, bf16, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
+                                   x16 ? NULL : buf + i, ln, &h, softmax, &ones,
+                                   next ? next + i : NULL, x16 ? x16 + i : NULL, b16, fused)));
+    return sf_half_sum_finish(hi, lo, ones, rest);
 }
 
 /* pass 2 of one block of a row cut across threads (the block starts at a multiple of
- * SF_HALF_CHUNK in its row): its chunk sums into sums[0 ..], its ones added to *ones. */
-static void sf_half_expsum_chunks__avx512(const float *buf, ptrdiff_t n, float shift, int softmax,
+ * SF_HALF_CHUNK in its row; m the row's max): its chunk sums into sums[0 ..], its ones added
+ * to *ones */
+static void sf_half_expsum_chunks__avx512(const float *buf, ptrdiff_t n, float m, int softmax,
                                           int bf16, double *sums, ptrdiff_t *ones) {
-    const sf_half_shift h = sf_half_shift_of__avx512(shift, softmax);
+    const sf_half_shift h = sf_half_shift_of__avx512(sf_half_safe_shift(m), softmax);
     if (softmax)
-        SF_HALF_CHUNKS_BY_FORM(h, n, bf16, sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(
-                                               buf + i, ln, &h, 1, ones, NULL, NULL, b16, NULL,
-                                               fused));
+        SF_HALF_CHUNKS(h, n, bf16, sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(
+                                       buf + i, ln, &h, 1, ones, NULL, NULL, b16, fused));
     else
-        for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
-            const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
-            sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(buf + i, ln, &h, 0, ones, NULL,
-                                                                   NULL, 0, NULL, 0);
-        }
+        SF_HALF_CHUNKS(h, n, bf16, sums[i / SF_HALF_CHUNK] = sf_half_expsum_chunk__avx512(
+                                       buf + i, ln, &h, 0, ones, NULL, NULL, b16, fused));
 }
 
 /* the sum of a row cut across threads, from all its chunk sums (in row order) and ones */
@@ -1405,7 +1406,7 @@ SF_INLINE void sf_half_write_impl__avx512(const float *buf, const uint16_t *x16,
                                           const int folded, __m512 vcf, __m512 vr, __m512 vm,
                                           __m512 vc) {
     const int native = bf16 && sf_cpu_has_avx512bf16();
-    const int degree = bf16 ? 3 : 4;
+    const int degree = sf_half_softmax_degree(bf16);
 #define SF_HALF_OUT(off, k)                                                                       \
     do {                                                                                          \
         const __m512 v_ = x16 ? sf_half_load16__avx512(x16 + i + (off), (k), bf16)                \
@@ -1432,13 +1433,29 @@ SF_INLINE void sf_half_write_impl__avx512(const float *buf, const uint16_t *x16,
 #undef SF_HALF_OUT
 }
 
-/* pass 3 of softmax, from the row's shift and sum: the folded constant when the shift's form
- * is fused and c' = c - log2(sum) (c the float32 constant pass 2 used) is below 128 in
- * magnitude, so rounding c' to float32 scales y by 2^delta, |delta| <= 2^-18; else (a large or
- * non-finite max, a sum of 0 or NaN) 2^t * (1 / sum), as pass 2 formed t */
+/* pass 3 of a row whose sum is NaN (a NaN in it, or +inf): every output is NaN, the format's
+ * quiet NaN, positive. Written as such rather than computed: which NaN an operation passes on
+ * depends on the order of its operands, which the compiler may swap, and a row cut across
+ * threads would then give other NaN bits than the whole-row kernel. */
+SF_INLINE void sf_half_fill_nan__avx512(uint16_t *y, ptrdiff_t n, const int bf16) {
+    const __m512i q = _mm512_set1_epi16((short)(bf16 ? 0x7fc0 : 0x7e00));
+    for (ptrdiff_t i = 0; i < n; i += 32) {
+        const __mmask32 k = n - i >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_epi16(y + i, k, q);
+    }
+}
+
+/* pass 3 of softmax, from the row's max and sum: the folded constant when the shift's form is
+ * fused and c' = c - log2(sum) (c the float32 constant pass 2 used) is below 128 in magnitude,
+ * so rounding c' to float32 scales y by 2^delta, |delta| <= 2^-18; else (a large or non-finite
+ * max, a sum of 0) 2^t * (1 / sum), as pass 2 formed t */
 SF_INLINE void sf_half_softmax_write__avx512(const float *buf, const uint16_t *x16, uint16_t *y,
-                                             ptrdiff_t n, const int bf16, float shift, double sum) {
-    const sf_half_shift h = sf_half_shift_of__avx512(shift, 1);
+                                             ptrdiff_t n, const int bf16, float m, double sum) {
+    if (isnan(sum)) {
+        sf_half_fill_nan__avx512(y, n, bf16);
+        return;
+    }
+    const sf_half_shift h = sf_half_shift_of__avx512(sf_half_safe_shift(m), 1);
     const float cf = (float)((double)h.c - log2(sum));
     const __m512 vcf = _mm512_set1_ps(cf), vr = _mm512_set1_ps((float)(1.0 / sum));
     const __m512 unused = _mm512_setzero_ps();
@@ -1453,94 +1470,61 @@ SF_INLINE void sf_half_softmax_write__avx512(const float *buf, const uint16_t *x
 /* pass 3 of log_softmax: y = (v - m) - c */
 SF_INLINE void sf_half_log_write__avx512(const float *buf, const uint16_t *x16, uint16_t *y,
                                          ptrdiff_t n, const int bf16, float m, float c) {
+    if (isnan(c)) {
+        sf_half_fill_nan__avx512(y, n, bf16);
+        return;
+    }
     const __m512 unused = _mm512_setzero_ps();
     sf_half_write_impl__avx512(buf, x16, y, n, bf16, 1, NULL, 0, 0, unused, unused,
                                _mm512_set1_ps(m), _mm512_set1_ps(c));
 }
 
-/* pass 3 of a block: softmax (c = the row's sum, m its max) or log_softmax (c = log(sum)), as
- * above */
+/* pass 3 of a block from buf: softmax (c = the row's sum, m its max) or log_softmax (c =
+ * log(sum)), as above */
 static void sf_half_write__avx512(const float *buf, uint16_t *y, ptrdiff_t n, int bf16, int log_out,
                                   float m, double c) {
-    if (log_out) {
-        if (bf16)
-            sf_half_log_write__avx512(buf, NULL, y, n, 1, m, (float)c);
-        else
-            sf_half_log_write__avx512(buf, NULL, y, n, 0, m, (float)c);
-        return;
-    }
-    const float shift = m == -INFINITY ? 0.0f : m;
-    if (bf16)
-        sf_half_softmax_write__avx512(buf, NULL, y, n, 1, shift, c);
+    if (log_out && bf16)
+        sf_half_log_write__avx512(buf, NULL, y, n, 1, m, (float)c);
+    else if (log_out)
+        sf_half_log_write__avx512(buf, NULL, y, n, 0, m, (float)c);
+    else if (bf16)
+        sf_half_softmax_write__avx512(buf, NULL, y, n, 1, m, c);
     else
-        sf_half_softmax_write__avx512(buf, NULL, y, n, 0, shift, c);
+        sf_half_softmax_write__avx512(buf, NULL, y, n, 0, m, c);
 }
 
-/* the shift of pass 2: the max, or 0 for a row of only -inf (or NaN): terms 0, sum 0 */
-SF_INLINE float sf_half_safe_shift(float m) { return m == -INFINITY ? 0.0f : m; }
-
-/* pass 2 straight from x (scale 1): the sum (and *rest) as sf_half_expsum's */
-SF_INLINE double sf_half_expsum_x__avx512(const uint16_t *x, ptrdiff_t n, float shift,
-                                          const int softmax, const int bf16,
-                                          const uint16_t *next, double *rest) {
-    const sf_half_shift h = sf_half_shift_of__avx512(shift, softmax);
-    double hi = 0, lo = 0;
-    ptrdiff_t ones = 0;
-    if (softmax) {
-        const int b16 = bf16;
-        if (h.fused) {
-            const int fused = 1;
-            SF_HALF_CHUNKS_AS(n, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
-                                              NULL, ln, &h, 1, &ones, next ? next + i : NULL,
-                                              x + i, b16, NULL, fused)))
-        } else {
-            const int fused = 0;
-            SF_HALF_CHUNKS_AS(n, sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(
-                                              NULL, ln, &h, 1, &ones, next ? next + i : NULL,
-                                              x + i, b16, NULL, fused)))
-        }
-    }
-    else
-        for (ptrdiff_t i = 0; i < n; i += SF_HALF_CHUNK) {
-            const ptrdiff_t ln = n - i > SF_HALF_CHUNK ? SF_HALF_CHUNK : n - i;
-            sf_acc_add(&hi, &lo, sf_half_expsum_chunk__avx512(NULL, ln, &h, 0, &ones,
-                                                              next ? next + i : NULL, x + i, bf16,
-                                                              NULL, 0));
-        }
-    return sf_half_sum_finish(hi, lo, ones, rest);
-}
-
-/* one row; with scale 1 (the common call) the passes read x itself (the same values, converted
- * exactly: the same bits as through buf, which is then not used) and the max is that of the
- * 16-bit values */
-SF_INLINE void sf_half_row_x__avx512(const uint16_t *x, uint16_t *y, ptrdiff_t n, const int bf16,
-                                     int log_out, const uint16_t *next) {
-    const float m = sf_half_max__avx512(x, n, bf16);
-    const float shift = sf_half_safe_shift(m);
+/* passes 2 and 3 of one row whose max is m, v from x16 (converted) when given, else from buf */
+SF_INLINE void sf_half_row_impl__avx512(const float *buf, const uint16_t *x16, uint16_t *y,
+                                        ptrdiff_t n, const int bf16, int log_out, float m,
+                                        const uint16_t *next) {
     if (log_out) {
         double rest;
-        sf_half_expsum_x__avx512(x, n, shift, 0, bf16, next, &rest);
-        sf_half_log_write__avx512(NULL, x, y, n, bf16, m, (float)log1p(rest));
+        sf_half_expsum__avx512(buf, x16, n, m, 0, bf16, &rest, next);
+        sf_half_log_write__avx512(buf, x16, y, n, bf16, m, (float)log1p(rest));
     } else {
-        sf_half_softmax_write__avx512(NULL, x, y, n, bf16, shift,
-                                      sf_half_expsum_x__avx512(x, n, shift, 1, bf16, next, NULL));
+        sf_half_softmax_write__avx512(buf, x16, y, n, bf16, m,
+                                      sf_half_expsum__avx512(buf, x16, n, m, 1, bf16, NULL, next));
     }
 }
 
+/* one row. With scale 1 (the common call) the max is that of the 16-bit values and passes 2
+ * and 3 read x itself (the same values, converted exactly: the same bits as through buf, which
+ * is not written); with a scale, pass 1 keeps scale * x in buf. */
 static void sf_half_softmax_row__avx512(const uint16_t *x, uint16_t *y, ptrdiff_t n, float scale,
                                         int bf16, int log_out, float *buf, const uint16_t *next) {
     if (scale == 1.0f) {
+        const float m = sf_half_max__avx512(x, n, bf16);
         if (bf16)
-            sf_half_row_x__avx512(x, y, n, 1, log_out, next);
+            sf_half_row_impl__avx512(NULL, x, y, n, 1, log_out, m, next);
         else
-            sf_half_row_x__avx512(x, y, n, 0, log_out, next);
+            sf_half_row_impl__avx512(NULL, x, y, n, 0, log_out, m, next);
         return;
     }
     const float m = sf_half_load_max__avx512(x, buf, n, scale, bf16);
-    double rest;
-    const double sum = sf_half_expsum__avx512(buf, n, sf_half_safe_shift(m), !log_out, bf16, &rest,
-                                              next, y);
-    sf_half_write__avx512(buf, y, n, bf16, log_out, m, log_out ? log1p(rest) : sum);
+    if (bf16)
+        sf_half_row_impl__avx512(buf, NULL, y, n, 1, log_out, m, next);
+    else
+        sf_half_row_impl__avx512(buf, NULL, y, n, 0, log_out, m, next);
 }
 
 /* ------------------------------------------------------------------------------------------ */

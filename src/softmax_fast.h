@@ -102,7 +102,7 @@ typedef struct sf_half_kernels {
     void (*f32_to_bf16)(const float *x, uint16_t *y, ptrdiff_t n);
     /* softmax (log=0) or log_softmax (log=1) of one contiguous 16-bit row (bf16: bfloat16, else
      * float16) into y, three-pass; y may be x. buf (n floats): scale * x in float32 where the
-     * kernel needs it (log_softmax, or a scale other than 1). `next` (or NULL): the next row,
+     * kernel needs it (a scale other than 1). `next` (or NULL): the next row,
      * prefetched into L2 meanwhile. NULL where the ISA has no hand-written one: the caller
      * converts rows into float32 and uses the float32 kernels. */
     void (*softmax_row)(const uint16_t *x, uint16_t *y, ptrdiff_t n, float scale, int bf16,
@@ -111,12 +111,11 @@ typedef struct sf_half_kernels {
      * buf = scale * x in float32, returns the block's max (NaN skipped); (2) the exp terms'
      * sums, one double per SF_HALF_CHUNK-element chunk of the block (which starts at a multiple
      * of SF_HALF_CHUNK) into sums, terms equal to 1 counted into *ones unless `softmax` (whose
-     * terms are as precise as the output format, bf16, needs); the shift: the row's max, 0
-     * when that is -inf; then the row's sum from all its chunk sums (*rest = sum - 1); (3) y:
-     * softmax from buf, the row's max m and c = its sum; log_softmax (buf - m) - c, c =
-     * log1p(rest). */
+     * terms are as precise as the output format, bf16, needs), m the row's max (NaN skipped, as
+     * softmax_row's); then the row's sum from all its chunk sums (*rest = sum - 1); (3) y:
+     * softmax from buf, m and c = the row's sum; log_softmax (buf - m) - c, c = log1p(rest). */
     float (*load_max)(const uint16_t *x, float *buf, ptrdiff_t n, float scale, int bf16);
-    void (*expsum_chunks)(const float *buf, ptrdiff_t n, float shift, int softmax, int bf16,
+    void (*expsum_chunks)(const float *buf, ptrdiff_t n, float m, int softmax, int bf16,
                           double *sums, ptrdiff_t *ones);
     double (*sum_chunks)(const double *sums, ptrdiff_t nc, ptrdiff_t ones, double *rest);
     void (*write)(const float *buf, uint16_t *y, ptrdiff_t n, int bf16, int log, float m,

@@ -426,15 +426,19 @@ def test_dtype_float16_extreme_log_softmax():
 
 
 def test_dtype_bfloat16(rng):
-    """bfloat16 in, bfloat16 out, the float32 result's bits or a neighbour: each is within 0.55
-    ulp of the exact result (test_half.py), so where the exact value lies near the middle of two
-    bfloat16 values the two roundings may differ by one."""
+    """bfloat16 in, bfloat16 out: the float32 result rounded, where the rows go through the
+    float32 kernels; the AVX-512 16-bit kernel's lighter exp is within 0.55 ulp of the exact
+    result (test_half.py), so where the exact value lies near the middle of two bfloat16 values
+    its rounding may be the other neighbour."""
     ml_dtypes = pytest.importorskip("ml_dtypes")
     x = logits(rng, (4, 33), np.float32).astype(ml_dtypes.bfloat16)
     y = call(sf.softmax, x)
     assert y.dtype == x.dtype
     f32 = call(sf.softmax, x.astype(np.float32)).astype(ml_dtypes.bfloat16)
-    assert np.abs(y.view(np.int16).astype(int) - f32.view(np.int16).astype(int)).max() <= 1
+    if sf.show_config()["isa"] == "avx512":
+        assert np.abs(y.view(np.int16).astype(int) - f32.view(np.int16).astype(int)).max() <= 1
+    else:
+        assert np.array_equal(y, f32)
 
 
 def test_non_native_byte_order(rng):
