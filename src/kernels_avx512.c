@@ -1096,13 +1096,14 @@ static void sf_f32_to_bf16__avx512(const float *x, uint16_t *y, ptrdiff_t n) {
  * log_softmax: (1) the max, (2) the sum, (3) (v - max) - log(sum), from x likewise. With a
  * scale, pass 1 keeps v = scale * x converted in the float32 buffer, which passes 2 and 3 read.
  * The outputs have 11 (float16) or 8 (bfloat16) significant bits, which allows a lighter exp
- * than the float32 kernels': v - max rounded (a relative error |v - max| 2^-24 of the term,
- * below 2^-19 wherever a float16 output is normal, |v - max| < 17) and 2^f by a polynomial
- * fitted for this project: degree 4 (2^-18.5 relative, 0.006 ulp of a float16) for float16
- * softmax and every log_softmax sum, degree 3 (2^-13.7 relative, 0.02 ulp of a bfloat16, one
- * operation fewer) for bfloat16 softmax, its sum and its outputs: a bfloat16 softmax output is
- * within 0.5 + 0.04 ulp (the sum's error and its own term's), a float16 one within 0.52 (degree
- * 3 there would have cost 0.16 ulp of a float16 per exp for 4% of the time).
+ * than the float32 kernels': t = (v - max) log2(e) rounded (a relative error |t| 2^-24 ln 2 of
+ * the term, below 2^-19 wherever a float16 output is normal) and 2^f by a polynomial fitted
+ * for this project: degree 4 (2^-18.5 relative, 0.006 ulp of a float16) for float16 softmax
+ * and every log_softmax sum, degree 3 (2^-13.7 relative, 0.02 ulp of a bfloat16, one operation
+ * fewer) for bfloat16 softmax, its sum and its outputs. With the float32 lane sums and the
+ * folded constant's rounding, a float16 softmax output is within 0.53 ulp, a bfloat16 one
+ * within 0.54 (test_softmax_kernel_bound); degree 3 for float16 would have cost 0.16 ulp of a
+ * float16 per exp (measured 0.65 ulp) for 4% of the time.
  * log_softmax takes log1p of the sum of the terms other than the max's (each term, so that sum,
  * and so the log1p, within 2^-18.5 relative: no cancellation with v - max <= 0 either).
  * Measured (16 x 128256 float16, 1 thread): 578 us per 16 rows with degree 5 and the
