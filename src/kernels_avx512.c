@@ -1245,7 +1245,6 @@ static float sf_half_max__avx512(const uint16_t *x, ptrdiff_t n, int bf16) {
 typedef struct sf_half_shift {
     __m512 vsh, vl2e, vc;
     __mmask16 countable;
-    float c;
     int fused;
 } sf_half_shift;
 
@@ -1258,9 +1257,8 @@ SF_INLINE sf_half_shift sf_half_shift_of__avx512(float shift, int softmax) {
      * needs the sum itself, and takes v - shift first, and so does a shift so large that
      * shift log2(e) would overflow. */
     h.fused = softmax && fabsf(shift) < 0x1p120f;
-    h.c = -shift * F32_LOG2E;
     h.vl2e = _mm512_set1_ps(F32_LOG2E);
-    h.vc = _mm512_set1_ps(h.c);
+    h.vc = _mm512_set1_ps(-shift * F32_LOG2E);
     return h;
 }
 
@@ -1457,7 +1455,7 @@ SF_INLINE void sf_half_softmax_write__avx512(const float *buf, const uint16_t *x
         return;
     }
     const sf_half_shift h = sf_half_shift_of__avx512(sf_half_safe_shift(m), 1);
-    const float cf = (float)((double)h.c - log2(sum));
+    const float cf = (float)((double)_mm512_cvtss_f32(h.vc) - log2(sum));
     const __m512 vcf = _mm512_set1_ps(cf), vr = _mm512_set1_ps((float)(1.0 / sum));
     const __m512 unused = _mm512_setzero_ps();
     if (h.fused && fabsf(cf) < 128.0f)

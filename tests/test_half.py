@@ -7,9 +7,8 @@ subnormal outputs flush to 0 where the CPU's AVX512-BF16 conversion is used). Th
 result is accurate to far below a 16-bit ulp and rounded to nearest even once, so the tests
 measure 0.5 ulp; they assert the contract's 1 ulp, and the kernels' own bound for softmax
 (test_softmax_kernel_bound: float16 0.53, bfloat16 0.55, whose AVX-512 exp is lighter). The
-reference: float64 (softmax, logsumexp)
-and long double with the max's terms counted apart (log_softmax, sigmoids) of the exact input
-values.
+reference: float64 (softmax, logsumexp) and long double with the max's terms counted apart
+(log_softmax, sigmoids) of the exact input values.
 """
 import numpy as np
 import pytest
