@@ -146,16 +146,6 @@ def _algorithm(algorithm: Any) -> str:
                      f"got {algorithm!r}")
 
 
-def _fast_threads(num_threads: Any) -> int:
-    """num_threads of a fast-path call, or 0: not a plain valid value, the full path (which
-    checks and explains it, `_threads`) takes the call."""
-    if num_threads is None:
-        return _core.omp_max_threads()
-    if type(num_threads) is int and 1 <= num_threads <= MAX_THREADS:
-        return num_threads
-    return 0
-
-
 def _threads(num_threads: Any) -> int:
     if num_threads is None:
         return max(1, _core.omp_max_threads())
@@ -374,71 +364,21 @@ def _resolve_algorithm(algorithm: str, compute: np.dtype[Any], log: bool) -> int
 
 # ---- the operations --------------------------------------------------------------------------
 
-# the fast path's "auto" choice, keyed the way it looks it up
-_FAST_AUTO = {(np.dtype(dt), log): ALGORITHMS[AUTO_ALGORITHM[dt, "log_softmax" if log else "softmax"]]
+# the fast path's checks run in the core (_core.fast_plan); what they accept comes from here
+_FAST_AUTO = {(dt == "float64", log): ALGORITHMS[AUTO_ALGORITHM[dt, "log_softmax" if log else "softmax"]]
               for dt in ("float32", "float64") for log in (False, True)}
-_F32 = np.dtype(np.float32)
-# 16-bit floats on the fast path: dtype -> the core's half kind (1 float16, 2 bfloat16), their
-# "auto" that of float32 (their compute dtype). Filled on first sight of a dtype (bfloat16 is
-# ml_dtypes' and may never be imported); 0 marks a dtype seen and not 16-bit.
-_FAST_HALF: dict[np.dtype[Any], int] = {}
-
-
-def _fast_half_kind(dt: np.dtype[Any]) -> int:
-    kind = _FAST_HALF.get(dt)
-    if kind is None:
-        kind = _half_kind(dt) if dt.isnative else 0
-        _FAST_HALF[dt] = kind
-    return kind
-
-
-def _fast_call(x: Any, axis: Any, out: Any, algorithm: Any, num_threads: Any,
-               log: bool) -> _Array | None:
-    """The common call (a C-contiguous float32/float64/float16/bfloat16 ndarray, last axis, no
-    where/scale/dtype): straight to the core with reshaped views. Returns None when the call
-    needs the full path."""
-    if type(x) is not np.ndarray or type(axis) is not int:
-        return None
-    xf = x.flags
-    key = (x.dtype, log)
-    half = 0
-    if key not in _FAST_AUTO:
-        half = _fast_half_kind(x.dtype)
-        if not half:
-            return None
-        key = (_F32, log)
-    if not (xf.c_contiguous and xf.aligned) or x.ndim == 0:
-        return None
-    if axis != -1 and axis != x.ndim - 1 or x.size == 0:
-        return None
-    if out is None:
-        res = np.empty_like(x)
-    elif type(out) is np.ndarray and out.shape == x.shape and out.dtype == x.dtype:
-        of = out.flags
-        if not (of.c_contiguous and of.aligned and of.writeable and
-                (out is x or not np.may_share_memory(out, x))):
-            return None
-        res = out
-    else:
-        return None
-    if algorithm == "auto":
-        algo = _FAST_AUTO[key]
-    elif type(algorithm) is str and algorithm in ALGORITHMS:
-        algo = ALGORITHMS[algorithm]
-    else:
-        return None
-    nt = _fast_threads(num_threads)
-    if not nt:
-        return None
-    _core.softmax_rows(x, res, log, algo, half, nt)
-    return res
+_core.configure_fast_path(_FAST_AUTO, ALGORITHMS,
+                          lambda dt: _half_kind(dt) if dt.isnative else 0, MAX_THREADS)
 
 
 def softmax_like(x: Any, axis: Any, out: Any, dtype: Any, where: Any, scale: Any, algorithm: Any,
                  num_threads: Any, log: bool) -> Any:  # an ndarray: `out` or a new one
     if where is None and scale is None and dtype is None:
-        res = _fast_call(x, axis, out, algorithm, num_threads, log)
-        if res is not None:
+        # the common call (_core.fast_plan says which) goes straight to the core
+        plan = _core.fast_plan(x, axis, out, algorithm, num_threads, log)
+        if plan is not None:
+            res, algo, half, nt = plan
+            _core.softmax_rows(x, res, log, algo, half, nt)
             return res
     arr, mask_where = _as_input(x)
     result_dtype, compute = _dtypes(arr.dtype, dtype)
@@ -549,33 +489,14 @@ def _half_softmax(arr: _Array, axes: tuple[int, ...], out: _Array | None, sc: fl
     return target
 
 
-def _fast_logsumexp(x: Any, axis: Any, num_threads: Any) -> Any:
-    """logsumexp's common call (a C-contiguous float32/float64 ndarray reduced along its last
-    axis or whole, no keepdims/out/dtype/where/scale): straight to the core. None when it needs
-    the full path."""
-    if type(x) is not np.ndarray or (x.dtype, False) not in _FAST_AUTO or x.ndim == 0:
-        return None
-    xf = x.flags
-    if not (xf.c_contiguous and xf.aligned) or x.size == 0:
-        return None
-    if axis is None:            # all of a contiguous array: one row
-        x = x.reshape(-1)
-    elif type(axis) is not int or (axis != -1 and axis != x.ndim - 1):
-        return None
-    nt = _fast_threads(num_threads)
-    if not nt:
-        return None
-    res = np.empty(x.shape[:-1], dtype=x.dtype)
-    _core.logsumexp_rows(x, res, nt)
-    return res[()] if res.ndim == 0 else res
-
-
 def logsumexp(x: Any, axis: Any, keepdims: bool, out: Any, dtype: Any, where: Any, scale: Any,
               num_threads: Any) -> Any:
     if not keepdims and out is None and dtype is None and where is None and scale is None:
-        res = _fast_logsumexp(x, axis, num_threads)
-        if res is not None:
-            return res
+        plan = _core.fast_lse_plan(x, axis, num_threads)
+        if plan is not None:   # the common call (_core.fast_lse_plan says which)
+            res, whole, nt = plan
+            _core.logsumexp_rows(x, res, whole, nt)
+            return res[()] if res.ndim == 0 else res
     arr, mask_where = _as_input(x)
     result_dtype, compute = _dtypes(arr.dtype, dtype)
     nt = _threads(num_threads)

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,15 @@ def softmax_3d(
     scale: float,
     num_threads: int,
 ) -> None: ...
+def configure_fast_path(
+    auto: dict[tuple[bool, bool], int],
+    names: dict[str, int],
+    half_kind: Callable[[np.dtype[Any]], int],
+    max_threads: int,
+) -> None: ...
+def fast_plan(
+    x: Any, axis: Any, out: Any, algorithm: Any, num_threads: Any, log_out: bool
+) -> tuple[np.ndarray[Any, Any], int, int, int] | None: ...
 def softmax_rows(
     x: np.ndarray[Any, Any],
     y: np.ndarray[Any, Any],
@@ -41,7 +51,12 @@ def softmax_rows(
 def logsumexp_3d(
     x: np.ndarray[Any, Any], out: np.ndarray[Any, Any], scale: float, num_threads: int
 ) -> None: ...
-def logsumexp_rows(x: np.ndarray[Any, Any], out: np.ndarray[Any, Any], num_threads: int) -> None: ...
+def fast_lse_plan(
+    x: Any, axis: Any, num_threads: Any
+) -> tuple[np.ndarray[Any, Any], bool, int] | None: ...
+def logsumexp_rows(
+    x: np.ndarray[Any, Any], out: np.ndarray[Any, Any], whole: bool, num_threads: int
+) -> None: ...
 def partials_3d(
     x: np.ndarray[Any, Any], parts: np.ndarray[Any, Any], scale: float, num_threads: int
 ) -> None: ...

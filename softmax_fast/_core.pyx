@@ -20,6 +20,7 @@ from libc.math cimport log, log1p, exp, fma, INFINITY, NAN
 from libc.stdint cimport uint16_t
 from libc.math cimport isfinite
 cimport numpy as cnp
+import numpy as np
 
 cnp.import_array()
 
@@ -798,6 +799,130 @@ def softmax_3d(const floating[:, :, :] x, floating[:, :, :] y, bint log_out, int
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
 
+# ---- the fast path's checks: the common call judged in C, configured once by _api ----------
+# Each check in Python cost 50-200 ns (a flags object, a shape tuple, np.may_share_memory):
+# 0.76 us a call of a (1, 4) softmax in all, against 0.15 us for the work itself.
+cdef int FAST_AUTO[2][2]            # [float64][log_softmax]: "auto"'s algorithm
+cdef dict FAST_NAMES = {}           # algorithm name -> algorithm
+cdef dict FAST_HALF = {}            # dtype -> 0 (not a 16-bit float), 1 float16, 2 bfloat16
+cdef object FAST_HALF_KIND = None   # dtype -> its half kind, for a dtype not seen before
+cdef object FAST_MAX_THREADS = 1
+
+
+def configure_fast_path(auto, names, half_kind, max_threads):
+    """Set what `fast_plan` accepts: `auto[(is_float64, is_log)]` is "auto"'s algorithm,
+    `names` maps algorithm names to algorithms, `half_kind(dtype)` tells a native 16-bit float
+    (1 float16, 2 bfloat16) from anything else (0), `max_threads` is the largest num_threads."""
+    global FAST_NAMES, FAST_HALF_KIND, FAST_MAX_THREADS
+    cdef int f, lg
+    for f in range(2):
+        for lg in range(2):
+            FAST_AUTO[f][lg] = auto[bool(f), bool(lg)]
+    FAST_NAMES = dict(names)
+    FAST_HALF_KIND = half_kind
+    FAST_MAX_THREADS = int(max_threads)
+    FAST_HALF.clear()
+
+
+cdef inline bint fast_layout(cnp.ndarray a) noexcept:
+    return (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+            and cnp.PyArray_ISNOTSWAPPED(a))
+
+
+cdef int fast_threads(num_threads) except -1:
+    """A fast-path call's num_threads: None (the OpenMP runtime's count, read at each call) or
+    an int in 1..max_threads; 0 for anything else (the full path checks and explains it)."""
+    if num_threads is None:
+        return sf_omp_max_threads()
+    if type(num_threads) is int and 1 <= num_threads <= FAST_MAX_THREADS:
+        return num_threads
+    return 0
+
+
+def fast_plan(x, axis, out, algorithm, num_threads, bint log_out):
+    """The common call of softmax / log_softmax: an ndarray `x` (C-contiguous, aligned, native
+    float32, float64, float16 or bfloat16, not empty), the last axis, `out` None or an ndarray
+    of x's shape and dtype that does not overlap x (or is x), an algorithm name, and num_threads
+    None or an int in 1..max_threads. Returns (result array, algorithm, half kind, threads) for
+    `softmax_rows`, or None: the call takes the full path, which checks and explains every
+    argument."""
+    cdef cnp.ndarray a, res
+    cdef int t, half = 0, nd, d, algo, nt
+    cdef char *lo
+    cdef char *hi
+    if type(x) is not cnp.ndarray or type(axis) is not int:
+        return None
+    a = <cnp.ndarray> x
+    nd = cnp.PyArray_NDIM(a)
+    if nd == 0 or cnp.PyArray_SIZE(a) == 0 or not fast_layout(a):
+        return None
+    if not (axis == -1 or axis == nd - 1):
+        return None
+    t = cnp.PyArray_TYPE(a)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        dt = <object> cnp.PyArray_DESCR(a)
+        kind = FAST_HALF.get(dt)
+        if kind is None:
+            kind = FAST_HALF[dt] = int(FAST_HALF_KIND(dt))
+        half = kind
+        if not half:
+            return None
+    if out is None:
+        res = np.empty_like(a) if half else cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(a), t, 0)
+    elif type(out) is cnp.ndarray:
+        res = <cnp.ndarray> out
+        if (cnp.PyArray_NDIM(res) != nd or cnp.PyArray_TYPE(res) != t or not fast_layout(res)
+                or not cnp.PyArray_ISWRITEABLE(res)):
+            return None
+        for d in range(nd):
+            if cnp.PyArray_DIM(res, d) != cnp.PyArray_DIM(a, d):
+                return None
+        if res is not a:   # both contiguous: their byte ranges tell whether they overlap
+            lo = <char *> cnp.PyArray_DATA(a)
+            hi = <char *> cnp.PyArray_DATA(res)
+            if (lo < hi + cnp.PyArray_NBYTES(res)) and (hi < lo + cnp.PyArray_NBYTES(a)):
+                return None
+    else:
+        return None
+    if type(algorithm) is not str:
+        return None
+    if algorithm == "auto":
+        algo = FAST_AUTO[t == cnp.NPY_FLOAT64][log_out]
+    else:
+        named = FAST_NAMES.get(algorithm)
+        if named is None:
+            return None
+        algo = named
+    nt = fast_threads(num_threads)
+    if nt == 0:
+        return None
+    return res, algo, half, nt
+
+
+def fast_lse_plan(x, axis, num_threads):
+    """logsumexp's common call: an ndarray `x` (C-contiguous, aligned, native float32 or
+    float64, not empty) reduced along its last axis or whole (axis None), num_threads as for
+    `fast_plan`. Returns (result array, whole, threads) for `logsumexp_rows` (the result 0-d
+    when `whole` or x is 1-D), or None: the call takes the full path."""
+    cdef cnp.ndarray a
+    cdef int t, nd, nt
+    cdef bint whole = axis is None
+    if type(x) is not cnp.ndarray:
+        return None
+    a = <cnp.ndarray> x
+    nd = cnp.PyArray_NDIM(a)
+    t = cnp.PyArray_TYPE(a)
+    if (nd == 0 or cnp.PyArray_SIZE(a) == 0 or not fast_layout(a)
+            or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64)):
+        return None
+    if not whole and not (type(axis) is int and (axis == -1 or axis == nd - 1)):
+        return None
+    nt = fast_threads(num_threads)
+    if nt == 0:
+        return None
+    return cnp.PyArray_EMPTY(0 if whole else nd - 1, cnp.PyArray_DIMS(a), t, 0), whole, nt
+
+
 def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int half_kind,
                  int num_threads):
     """The fast path's entry: softmax along the last axis of a non-empty, C-contiguous, aligned,
@@ -867,10 +992,11 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, in
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
 
-def logsumexp_rows(cnp.ndarray x, cnp.ndarray out, int num_threads):
-    """The fast path of logsumexp: along the last axis of a non-empty, C-contiguous, aligned,
-    native float32/float64 `x` into the contiguous `out` (x.size // n elements, same dtype)."""
-    cdef Py_ssize_t n = cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1)
+def logsumexp_rows(cnp.ndarray x, cnp.ndarray out, bint whole, int num_threads):
+    """The fast path of logsumexp: along the last axis (all of it when `whole`) of a non-empty,
+    C-contiguous, aligned, native float32/float64 `x` into the contiguous `out` (x.size // n
+    elements, same dtype)."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x) if whole else cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1)
     cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
     cdef int rc
     if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
@@ -966,6 +1092,16 @@ cdef int reduce_rows(const floating *x0, Py_ssize_t O, Py_ssize_t N, Py_ssize_t 
         sf_scratch_release(buf)
     else:
         nt = plan_threads(R * N, R, num_threads)
+        if nt == 1 and xs1 == 1:
+            # one thread, contiguous rows: no parallel region at all (a region of one thread
+            # costs ~0.3 us, more than a tiny input's work)
+            for r in range(R):
+                xr = row_at(x0, r, I, xs0, xs2)
+                p = blocked_partial(xr, N, sc, 1, next_row(x0, r, R, I, xs0, xs1, xs2))
+                if p.sum == -1.0:
+                    return 1
+                put_row(parts, out0, r, I, os0, os1, xr, N, xs1, sc, p)
+            return 0
         with parallel(num_threads=nt):
             buf = NULL
             if xs1 != 1:

@@ -1,0 +1,99 @@
+"""The fast path's gate (`_core.fast_plan`, `_core.fast_lse_plan`): the common call is judged
+in C; anything else must reach the full path, which checks, explains and computes it. Each
+refused case must also give what the full path gives on a plain copy (or raise as it does)."""
+import numpy as np
+import pytest
+
+import softmax_fast as sf
+from softmax_fast import _core
+
+
+def _plain(dtype=np.float32, shape=(3, 8)):
+    return np.linspace(-3, 3, int(np.prod(shape))).astype(dtype).reshape(shape)
+
+
+def _refused_calls():
+    x = _plain()
+    base = np.zeros(x.size * 4 + 1, np.uint8)
+    unaligned = base[1:1 + x.nbytes].view(np.float32).reshape(x.shape)
+    unaligned[...] = x
+    readonly = np.empty_like(x)
+    readonly.flags.writeable = False
+    buf = _plain(shape=(25,))
+    return {
+        "list": (x.tolist(), -1, None, "auto", None),
+        "subclass": (np.ma.masked_array(x), -1, None, "auto", None),
+        "0-d": (np.float32(1.0) * np.ones((), np.float32), -1, None, "auto", None),
+        "empty": (np.empty((3, 0), np.float32), -1, None, "auto", None),
+        "byte-swapped": (x.astype(">f4"), -1, None, "auto", None),
+        "int": (x.astype(np.int32), -1, None, "auto", None),
+        "strided": (_plain(shape=(3, 16))[:, ::2], -1, None, "auto", None),
+        "unaligned": (unaligned, -1, None, "auto", None),
+        "axis 0": (x, 0, None, "auto", None),
+        "axis bool": (x, True, None, "auto", None),
+        "axis numpy int": (x, np.int64(-1), None, "auto", None),
+        "axis huge": (x, 2 ** 70, None, "auto", None),
+        "out read-only": (x, -1, readonly, "auto", None),
+        "out overlapping": (buf[:-1].reshape(3, 8), -1, buf[1:].reshape(3, 8), "auto", None),
+        "out float64": (x, -1, np.empty(x.shape), "auto", None),
+        "out shape": (x, -1, np.empty((8, 3), np.float32), "auto", None),
+        "out list": (x, -1, [0.0] * 24, "auto", None),
+        "algorithm unknown": (x, -1, None, "fastest", None),
+        "algorithm not str": (x, -1, None, 3, None),
+        "threads 0": (x, -1, None, "auto", 0),
+        "threads bool": (x, -1, None, "auto", True),
+        "threads float": (x, -1, None, "auto", 2.0),
+        "threads huge": (x, -1, None, "auto", 2 ** 70),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_refused_calls()))
+@pytest.mark.parametrize("log", [False, True])
+def test_fast_plan_refuses_uncommon_calls(case, log):
+    x, axis, out, algorithm, num_threads = _refused_calls()[case]
+    assert _core.fast_plan(x, axis, out, algorithm, num_threads, log) is None
+    fn = sf.log_softmax if log else sf.softmax
+    kw = dict(axis=axis, out=out, algorithm=algorithm, num_threads=num_threads)
+    try:
+        want = fn(np.array(x, copy=True), **{**kw, "out": None})
+    except Exception as e:   # the full path's verdict on the arguments themselves
+        with pytest.raises(type(e)):
+            fn(x, **kw)
+        return
+    try:
+        got = fn(x, **kw)
+    except (TypeError, ValueError):   # a bad out= is refused by the full path: fine
+        assert out is not None
+        return
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_fast_plan_takes_common_calls(dtype):
+    x = _plain(dtype)
+    out = np.empty_like(x)
+    for axis, o, nt in ((-1, None, None), (1, out, 1), (-1, x, 2)):
+        plan = _core.fast_plan(x, axis, o, "auto", nt, False)
+        assert plan is not None
+        res, algo, half, threads = plan
+        assert res.shape == x.shape and res.dtype == x.dtype
+        assert (res is o) if o is not None else not np.shares_memory(res, x)
+        assert half == (1 if dtype == np.float16 else 0)
+        assert threads == (nt if nt is not None else _core.omp_max_threads())
+    for name, code in (("three-pass", _core.THREE_PASS), ("two-pass", _core.TWO_PASS),
+                       ("online", _core.ONLINE)):
+        assert _core.fast_plan(x, -1, None, name, 1, True)[1] == code
+
+
+def test_fast_lse_plan():
+    x = _plain()
+    res, whole, nt = _core.fast_lse_plan(x, None, 1)
+    assert whole and res.shape == () and nt == 1
+    res, whole, nt = _core.fast_lse_plan(x, -1, None)
+    assert not whole and res.shape == (3,) and res.dtype == np.float32
+    for args in ((x, 0, None), (x.astype(">f4"), -1, None), (x[:, ::2], -1, None),
+                 (x.astype(np.float16), -1, None), (x, -1, 0), (x, True, None),
+                 (np.empty((0, 3), np.float32), -1, None), (x.tolist(), -1, None)):
+        assert _core.fast_lse_plan(*args) is None
+    np.testing.assert_array_equal(sf.logsumexp(x, axis=-1), sf.logsumexp(x.copy(order="F"), axis=-1))
+    assert sf.logsumexp(x) == sf.logsumexp(x.astype(">f4"))
