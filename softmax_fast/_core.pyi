@@ -38,14 +38,15 @@ def configure_fast_path(
     max_threads: int,
 ) -> None: ...
 def fast_plan(
-    x: Any, axis: Any, out: Any, algorithm: Any, num_threads: Any, log_out: bool
-) -> tuple[np.ndarray[Any, Any], int, int, int] | None: ...
+    x: Any, axis: Any, out: Any, algorithm: Any, num_threads: Any, scale: Any, log_out: bool
+) -> tuple[np.ndarray[Any, Any], int, int, float, int] | None: ...
 def softmax_rows(
     x: np.ndarray[Any, Any],
     y: np.ndarray[Any, Any],
     log_out: bool,
     algorithm: int,
     half_kind: int,
+    scale: float,
     num_threads: int,
 ) -> None: ...
 def logsumexp_3d(

@@ -20,6 +20,8 @@ from libc.math cimport log, log1p, exp, fma, INFINITY, NAN
 from libc.stdint cimport uint16_t
 from libc.math cimport isfinite
 cimport numpy as cnp
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
 import numpy as np
 
 cnp.import_array()
@@ -799,6 +801,36 @@ def softmax_3d(const floating[:, :, :] x, floating[:, :, :] y, bint log_out, int
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
 
+cdef extern from "numpy/arrayobject.h":
+    # a new reference; steals the one of descr
+    object PyArray_NewFromDescr(PyTypeObject *subtype, cnp.PyArray_Descr *descr, int nd,
+                                cnp.npy_intp *dims, cnp.npy_intp *strides, void *data,
+                                int flags, PyObject *obj)
+
+
+def strided_view(cnp.ndarray a, tuple shape, tuple strides, bint writeable):
+    """A view of `a`'s memory from its first element with the given shape and strides (bytes),
+    read-only unless `writeable` (and `a` is). The caller makes sure it stays inside `a`'s
+    memory. np.lib.stride_tricks.as_strided does the same through __array_interface__, which
+    costs ~3 us a call."""
+    cdef int nd = len(shape), d
+    cdef cnp.npy_intp dims[32]
+    cdef cnp.npy_intp st[32]
+    cdef cnp.PyArray_Descr *descr = cnp.PyArray_DESCR(a)
+    if nd != len(strides) or nd > 32:
+        raise ValueError("strided_view: shape and strides must have the same length (<= 32)")
+    for d in range(nd):
+        dims[d] = shape[d]
+        st[d] = strides[d]
+    Py_INCREF(<object> descr)
+    v = PyArray_NewFromDescr(<PyTypeObject *> cnp.ndarray, descr, nd, dims, st,
+                             cnp.PyArray_DATA(a),
+                             cnp.NPY_ARRAY_WRITEABLE if writeable and cnp.PyArray_ISWRITEABLE(a)
+                             else 0, NULL)
+    cnp.set_array_base(v, a)
+    return v
+
+
 # ---- the fast path's checks: the common call judged in C, configured once by _api ----------
 # Each check in Python cost 50-200 ns (a flags object, a shape tuple, np.may_share_memory):
 # 0.76 us a call of a (1, 4) softmax in all, against 0.15 us for the work itself.
@@ -839,19 +871,26 @@ cdef int fast_threads(num_threads) except -1:
     return 0
 
 
-def fast_plan(x, axis, out, algorithm, num_threads, bint log_out):
+def fast_plan(x, axis, out, algorithm, num_threads, scale, bint log_out):
     """The common call of softmax / log_softmax: an ndarray `x` (C-contiguous, aligned, native
     float32, float64, float16 or bfloat16, not empty), the last axis, `out` None or an ndarray
-    of x's shape and dtype that does not overlap x (or is x), an algorithm name, and num_threads
-    None or an int in 1..max_threads. Returns (result array, algorithm, half kind, threads) for
-    `softmax_rows`, or None: the call takes the full path, which checks and explains every
-    argument."""
+    of x's shape and dtype that does not overlap x (or is x), an algorithm name, num_threads
+    None or an int in 1..max_threads, and scale None or a finite Python float (a temperature).
+    Returns (result array, algorithm, half kind, scale, threads) for `softmax_rows`, or None:
+    the call takes the full path, which checks and explains every argument."""
     cdef cnp.ndarray a, res
     cdef int t, half = 0, nd, d, algo, nt
+    cdef double sc = 1.0
     cdef char *lo
     cdef char *hi
     if type(x) is not cnp.ndarray or type(axis) is not int:
         return None
+    if scale is not None:
+        if type(scale) is not float:
+            return None
+        sc = scale
+        if not isfinite(sc):
+            return None
     a = <cnp.ndarray> x
     nd = cnp.PyArray_NDIM(a)
     if nd == 0 or cnp.PyArray_SIZE(a) == 0 or not fast_layout(a):
@@ -896,7 +935,7 @@ def fast_plan(x, axis, out, algorithm, num_threads, bint log_out):
     nt = fast_threads(num_threads)
     if nt == 0:
         return None
-    return res, algo, half, nt
+    return res, algo, half, sc, nt
 
 
 def fast_lse_plan(x, axis, num_threads):
@@ -924,7 +963,7 @@ def fast_lse_plan(x, axis, num_threads):
 
 
 def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int half_kind,
-                 int num_threads):
+                 double scale, int num_threads):
     """The fast path's entry: softmax along the last axis of a non-empty, C-contiguous, aligned,
     native float32/float64 `x` (or float16 / bfloat16: `half_kind` 1 / 2, computed in float32)
     into `y` of the same shape and dtype (the caller checked all that). Takes the data pointers
@@ -938,17 +977,17 @@ def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int 
             rc = run_half_softmax(log_out, algorithm, half_kind == 2,
                                   <const uint16_t *> cnp.PyArray_DATA(x),
                                   <uint16_t *> cnp.PyArray_DATA(y), rows, n, 1, n, 1, n, 1,
-                                  <float> 1.0, num_threads)
+                                  <float> scale, num_threads)
     elif cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
         with nogil:
             rc = run_softmax(log_out, algorithm, <const float *> cnp.PyArray_DATA(x),
                              <float *> cnp.PyArray_DATA(y), rows, n, 1, n, 1, 1, n, 1, 1,
-                             <float> 1.0, num_threads)
+                             <float> scale, num_threads)
     else:
         with nogil:
             rc = run_softmax(log_out, algorithm, <const double *> cnp.PyArray_DATA(x),
                              <double *> cnp.PyArray_DATA(y), rows, n, 1, n, 1, 1, n, 1, 1,
-                             <double> 1.0, num_threads)
+                             <double> scale, num_threads)
     if rc != 0:
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 

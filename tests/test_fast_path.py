@@ -47,13 +47,23 @@ def _refused_calls():
     }
 
 
-@pytest.mark.parametrize("case", sorted(_refused_calls()))
+# scales the gate leaves to the full path (it takes None and finite Python floats)
+REFUSED_SCALES = {"scale inf": float("inf"), "scale nan": float("nan"), "scale int": 2,
+                  "scale numpy": np.float32(0.5), "scale str": "2", "scale bool": True}
+
+
+@pytest.mark.parametrize("case", sorted(_refused_calls()) + sorted(REFUSED_SCALES))
 @pytest.mark.parametrize("log", [False, True])
 def test_fast_plan_refuses_uncommon_calls(case, log):
-    x, axis, out, algorithm, num_threads = _refused_calls()[case]
-    assert _core.fast_plan(x, axis, out, algorithm, num_threads, log) is None
+    if case in REFUSED_SCALES:
+        x, axis, out, algorithm, num_threads = _plain(), -1, None, "auto", None
+        scale = REFUSED_SCALES[case]
+    else:
+        x, axis, out, algorithm, num_threads = _refused_calls()[case]
+        scale = None
+    assert _core.fast_plan(x, axis, out, algorithm, num_threads, scale, log) is None
     fn = sf.log_softmax if log else sf.softmax
-    kw = dict(axis=axis, out=out, algorithm=algorithm, num_threads=num_threads)
+    kw = dict(axis=axis, out=out, algorithm=algorithm, num_threads=num_threads, scale=scale)
     try:
         want = fn(np.array(x, copy=True), **{**kw, "out": None})
     except Exception as e:   # the full path's verdict on the arguments themselves
@@ -72,17 +82,37 @@ def test_fast_plan_refuses_uncommon_calls(case, log):
 def test_fast_plan_takes_common_calls(dtype):
     x = _plain(dtype)
     out = np.empty_like(x)
-    for axis, o, nt in ((-1, None, None), (1, out, 1), (-1, x, 2)):
-        plan = _core.fast_plan(x, axis, o, "auto", nt, False)
+    for axis, o, nt, scale in ((-1, None, None, None), (1, out, 1, 0.5), (-1, x, 2, -3.0)):
+        plan = _core.fast_plan(x, axis, o, "auto", nt, scale, False)
         assert plan is not None
-        res, algo, half, threads = plan
+        res, algo, half, sc, threads = plan
         assert res.shape == x.shape and res.dtype == x.dtype
         assert (res is o) if o is not None else not np.shares_memory(res, x)
         assert half == (1 if dtype == np.float16 else 0)
+        assert sc == (1.0 if scale is None else scale)
         assert threads == (nt if nt is not None else _core.omp_max_threads())
     for name, code in (("three-pass", _core.THREE_PASS), ("two-pass", _core.TWO_PASS),
                        ("online", _core.ONLINE)):
-        assert _core.fast_plan(x, -1, None, name, 1, True)[1] == code
+        assert _core.fast_plan(x, -1, None, name, 1, None, True)[1] == code
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("scale", [0.7, -2.5, 1e-3])
+def test_fast_path_scale_same_bits_as_full_path(dtype, log, scale):
+    """A temperature on the fast path gives the bits of the full path (taken with dtype=), and
+    for float32/float64 those of strided rows too. (16-bit rows with a scale may differ by one
+    code between contiguous and strided rows: the whole-row kernel against the float32 buffer.)"""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((5, 300)) * 4).astype(dtype)
+    fn = sf.log_softmax if log else sf.softmax
+    got = fn(x, scale=scale)
+    assert got.tobytes() == fn(x, scale=scale, dtype=dtype).tobytes()
+    if dtype != np.float16:
+        strided = np.empty((5, 600), dtype)[:, ::2]
+        strided[...] = x
+        assert _core.fast_plan(strided, -1, None, "auto", None, scale, log) is None
+        assert got.tobytes() == fn(strided, scale=scale).tobytes()
 
 
 def test_fast_lse_plan():
