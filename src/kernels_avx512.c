@@ -89,11 +89,24 @@ static inline int sf_can_stream(const void *y, int stream, size_t elem) {
 #define F32_AVX512_FLOOR (-149.0f)
 #define F32_BIAS_SCALE 0x1p64f /* 2^F32_EXP_BIAS */
 
+/* A term whose result would be denormal makes vscalefps take a microcode assist, about 150
+ * cycles a lane: a row of 2048 with a tenth of its entries masked to -inf (clamped to the
+ * floor) took 13x the time of a plain row. The forms that clamp (the rows that reach below the
+ * floor) zero such lanes instead (`zero_tiny`): a biased term below 2^-125.5 is far below
+ * anything it could change, a sum (>= 2^64: the max's term) or an output (term * 2^-64 / sum <
+ * 2^-189, which rounds to 0). n below this gives such a term in sf_f32_exp_core__avx512
+ * (p < 2^64.5). */
+#define F32_TINY_N (-189.0f)
+/* A row whose least v - shift is below this may have such terms (2^64 e^-131 = 2^-125): it
+ * takes a form that zeroes them (SF_DIFF_TWOSUM, SF_EXP_FOLDED_CLAMPED) */
+#define F32_TINY_D (-131.0f)
+
 /* exp(d + lo) * 2^64 for d in about [F32_AVX512_FLOOR, 0] (lo added when `has_lo`); NaN stays
  * NaN. The bias rides in the polynomial's coefficients (each Horner step of 2^64 p is exactly
  * 2^64 times that of p), which saves the add of 64 to n; vscalefps then applies 2^n with one
- * rounding. */
-SF_INLINE __m512 sf_f32_exp_core__avx512(__m512 d, __m512 lo, const int has_lo) {
+ * rounding. With `zero_tiny`, 0 where n < F32_TINY_N. */
+SF_INLINE __m512 sf_f32_exp_core__avx512(__m512 d, __m512 lo, const int has_lo,
+                                         const int zero_tiny) {
     /* round(d / ln2) by the magic-number addition: one FMA and one subtraction, where
      * vrndscaleps costs two uops on Intel cores */
     const __m512 magic = _mm512_set1_ps(F32_ROUND_MAGIC);
@@ -108,13 +121,16 @@ SF_INLINE __m512 sf_f32_exp_core__avx512(__m512 d, __m512 lo, const int has_lo) 
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_EXP_C2 * F32_BIAS_SCALE));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_BIAS_SCALE));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_BIAS_SCALE));
+    if (zero_tiny) /* unordered (NaN) lanes kept: NaN stays NaN */
+        return _mm512_maskz_scalef_ps(
+            _mm512_cmp_ps_mask(n, _mm512_set1_ps(F32_TINY_N), _CMP_NLT_UQ), p, n);
     return _mm512_scalef_ps(p, n);
 }
 
 /* exp(d) * 2^64 for d <= 0; NaN stays NaN; exactly 0 at the floor (sums: d may be rounded) */
 SF_INLINE __m512 sf_f32_exp_biased__avx512(__m512 d) {
     d = _mm512_max_ps(_mm512_set1_ps(F32_AVX512_FLOOR), d); /* vmaxps returns d when d is NaN */
-    return sf_f32_exp_core__avx512(d, _mm512_setzero_ps(), 0);
+    return sf_f32_exp_core__avx512(d, _mm512_setzero_ps(), 0, 0);
 }
 
 /* The lowest v the terms of a shift need: the largest float with low - shift <= the floor
@@ -162,7 +178,7 @@ SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low, 
         lo = _mm512_sub_ps(_mm512_sub_ps(v, _mm512_sub_ps(hi, bv)), _mm512_add_ps(shift, bv));
     }
     if (wide) hi = _mm512_max_ps(_mm512_set1_ps(F32_AVX512_FLOOR), hi); /* NaN stays NaN */
-    return sf_f32_exp_core__avx512(hi, lo, 1);
+    return sf_f32_exp_core__avx512(hi, lo, 1, form == SF_DIFF_TWOSUM || wide);
 }
 
 /* The folded exp: a row whose shift s lies in [SF_F32_FOLD_MIN, SF_F32_FOLD_MAX] skips v - s
@@ -193,6 +209,7 @@ SF_INLINE __m512 sf_f32_exp_of_diff__avx512(__m512 v, __m512 shift, __m512 low, 
 
 typedef struct sf_f32_fold_coeffs__avx512 {
     __m512 c0, c2, c3, c4, c5, c6; /* c times exp's coefficients (c1 = c0) */
+    __m512 tiny_n; /* below this n the term is below 2^-125.5 (F32_TINY_N for c) */
 } sf_f32_fold_coeffs__avx512;
 
 /* the coefficients for c, per lane */
@@ -204,11 +221,16 @@ SF_INLINE sf_f32_fold_coeffs__avx512 sf_f32_fold_coefficients__avx512(__m512 c) 
     f.c4 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C4));
     f.c5 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C5));
     f.c6 = _mm512_mul_ps(c, _mm512_set1_ps(F32_EXP_C6));
+    /* p >= 0.7 c >= 0.7 * 2^floor(log2 c): n >= -125 - floor(log2 c) keeps every normal term;
+     * a lane below it has p 2^n < 2^-124.5 (outputs < 2^-188) */
+    f.tiny_n = _mm512_sub_ps(_mm512_set1_ps(-125.0f), _mm512_getexp_ps(c));
     return f;
 }
 
-/* exp(v) * c (the coefficients' c) for v in [low, SF_F32_FOLD_MAX]; NaN stays NaN */
-SF_INLINE __m512 sf_f32_exp_folded__avx512(__m512 v, const sf_f32_fold_coeffs__avx512 *f) {
+/* exp(v) * c (the coefficients' c) for v in [low, SF_F32_FOLD_MAX]; NaN stays NaN; with
+ * `zero_tiny`, 0 where the term would be tiny (F32_TINY_N) */
+SF_INLINE __m512 sf_f32_exp_folded__avx512(__m512 v, const sf_f32_fold_coeffs__avx512 *f,
+                                           const int zero_tiny) {
     const __m512 magic = _mm512_set1_ps(F32_ROUND_MAGIC);
     const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(v, _mm512_set1_ps(F32_LOG2E), magic), magic);
     const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(F32_LN2_LO),
@@ -219,6 +241,8 @@ SF_INLINE __m512 sf_f32_exp_folded__avx512(__m512 v, const sf_f32_fold_coeffs__a
     p = _mm512_fmadd_ps(p, r, f->c2);
     p = _mm512_fmadd_ps(p, r, f->c0);
     p = _mm512_fmadd_ps(p, r, f->c0);
+    if (zero_tiny)
+        return _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(n, f->tiny_n, _CMP_NLT_UQ), p, n);
     return _mm512_scalef_ps(p, n);
 }
 
@@ -234,7 +258,7 @@ static float sf_f32_fold_constant__avx512(float shift, double exact) {
     const __m512 c = _mm512_castsi512_ps(
         _mm512_add_epi32(_mm512_set1_epi32((int32_t)f32_bits((float)exact)), steps));
     const sf_f32_fold_coeffs__avx512 f = sf_f32_fold_coefficients__avx512(c);
-    const __m512 t = sf_f32_exp_folded__avx512(_mm512_set1_ps(shift), &f);
+    const __m512 t = sf_f32_exp_folded__avx512(_mm512_set1_ps(shift), &f, 0);
     /* |t / (c exp(s)) - 1| c = |t exact 2^-64 - c| in double, per half: the candidates' c
      * differ by less than 2^-19, far too little to change which error is least */
     const __m512d k = _mm512_set1_pd(exact * 0x1p-64);
@@ -269,7 +293,8 @@ static int sf_f32_fold__avx512(float shift, float least, ptrdiff_t n, float *c, 
     } else {
         *unbias = (double)F32_EXP_UNBIAS / (1.0 + rel);
     }
-    return least >= sf_f32_low_of(shift) ? SF_EXP_FOLDED : SF_EXP_FOLDED_CLAMPED;
+    /* least >= shift + F32_TINY_D > low: no tiny term, and nothing to clamp */
+    return least - shift >= F32_TINY_D ? SF_EXP_FOLDED : SF_EXP_FOLDED_CLAMPED;
 }
 
 /* max of scale*x; NaN lanes are skipped (vmaxps returns its second operand, the running max,
@@ -325,9 +350,9 @@ static float sf_f32_rmax__avx512(const float *x, ptrdiff_t n, float scale, float
  * exactly (SF_DIFF_*), or folded, exp(v) c (SF_EXP_FOLDED*). */
 SF_INLINE __m512 sf_f32_term_of__avx512(__m512 v, __m512 vsh, __m512 vlow, const int wide,
                                         const int form, const sf_f32_fold_coeffs__avx512 *fold) {
-    if (form == SF_EXP_FOLDED) return sf_f32_exp_folded__avx512(v, fold);
+    if (form == SF_EXP_FOLDED) return sf_f32_exp_folded__avx512(v, fold, 0);
     if (form == SF_EXP_FOLDED_CLAMPED)
-        return sf_f32_exp_folded__avx512(_mm512_max_ps(vlow, v), fold); /* NaN stays */
+        return sf_f32_exp_folded__avx512(_mm512_max_ps(vlow, v), fold, 1); /* NaN stays */
     return sf_f32_exp_of_diff__avx512(v, vsh, vlow, wide, form);
 }
 
@@ -452,7 +477,8 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         const int fold_ = sf_f32_fold__avx512(shift, least, n, &fold_c_, &unbias_, (eff));          \
         if (fold_ == SF_EXP_FOLDED) return SF_F32_CALL_BY_SCALE(SF_EXP_FOLDED);                   \
         if (fold_ == SF_EXP_FOLDED_CLAMPED) return SF_F32_CALL_BY_SCALE(SF_EXP_FOLDED_CLAMPED);   \
-        const int form_ = sf_diff_form(shift, least, 0);                                          \
+        const int form_ = least - shift >= F32_TINY_D ? sf_diff_form(shift, least, 0)           \
+                                                      : SF_DIFF_TWOSUM; /* may be tiny */       \
         if (scale == 1.0f) SF_RETURN_BY_DIFF_FORM(form_, SF_F32_CALL_UNIT);                       \
         SF_RETURN_BY_DIFF_FORM(form_, SF_F32_CALL_SCALED);                                        \
     } while (0)
