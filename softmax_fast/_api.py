@@ -269,6 +269,25 @@ def _view3(arr: _Array, plan: _Plan, writeable: bool) -> _Array | None:
     return _core.strided_view(arr, shape, strides, writeable)
 
 
+def _masked(target: _Array, src: _Array | None, wh: _Array, sc: float, fill: float,
+            plan: _Plan, nt: int) -> None:
+    """target = sc * src where wh, else fill (the input of a masked reduction: sc * x rounded
+    once in target's dtype, as NumPy's multiply; inf * 0 is NaN); with src None, target = fill
+    where not wh (the masked output). One pass in C over the (outer, n, inner) views of `plan`
+    when all three arrays have them, else NumPy's (an order of magnitude slower: its masked
+    copy goes one element at a time)."""
+    v_dst = _view3(target, plan, writeable=True)
+    v_src = v_dst if src is None else _view3(src, plan, writeable=False)
+    v_m = _view3(wh.view(np.uint8), plan, writeable=False)
+    if v_dst is not None and v_src is not None and v_m is not None:
+        _core.masked_3d(v_src, v_m, v_dst, sc, fill, src is not None, nt)
+        return
+    if src is not None:
+        with np.errstate(all="ignore"):   # scale * x: inf * 0 is NaN, overflow inf, as in C
+            np.multiply(src, target.dtype.type(sc), out=target)
+    np.copyto(target, fill, where=~wh)
+
+
 def _from3(tmp3: _Array, shape: Sequence[int], plan: _Plan) -> _Array:
     """View a C-ordered (outer, n, inner) result as an array of `shape` (dims as in `plan`)."""
     order = [d for dims in plan for d in dims]
@@ -433,9 +452,7 @@ def softmax_like(x: Any, axis: Any, out: Any, dtype: Any, where: Any, scale: Any
         # masked-out entries become -inf after scaling: they take no part and give 0 / -inf
         plan = _plan(xc, axes) or _contiguous_plan(xc.ndim, axes)
         target = out if use_out else _empty_for_plan(xc, plan, compute)
-        with np.errstate(all="ignore"):   # scale * x: inf * 0 is NaN, overflow inf, as in C
-            np.multiply(xc, compute.type(sc), out=target)
-        np.copyto(target, -np.inf, where=~wh)
+        _masked(target, xc, wh, sc, -np.inf, _plan(target, axes) or plan, nt)
         sc = 1.0
         src, plan = _prepare_source(target, axes, like=target)
     else:
@@ -455,7 +472,7 @@ def softmax_like(x: Any, axis: Any, out: Any, dtype: Any, where: Any, scale: Any
     if wh is not None:
         # masked-out entries are 0 / -inf whatever the rest of the slice holds (a NaN or +inf
         # elsewhere makes the kernels write NaN over the whole slice), fully masked slices too
-        np.copyto(target, -np.inf if log else 0.0, where=~wh)
+        _masked(target, None, wh, 1.0, -np.inf if log else 0.0, plan, nt)
     if out is not None:
         if target is not out:
             _cast_into(out, target)
@@ -541,9 +558,9 @@ def logsumexp(x: Any, axis: Any, keepdims: bool, out: Any, dtype: Any, where: An
         v_half = _half_view3(src, plan, writeable=False)
     xc = arr if v_half is not None else _native(arr, compute)
     if wh is not None:
-        with np.errstate(all="ignore"):   # scale * x: inf * 0 is NaN, overflow inf, as in C
-            masked = np.multiply(xc, compute.type(sc))
-        np.copyto(masked, -np.inf, where=~wh)
+        plan = _plan(xc, axes) or _contiguous_plan(xc.ndim, axes)
+        masked = _empty_for_plan(xc, plan, compute)
+        _masked(masked, xc, wh, sc, -np.inf, plan, nt)
         xc, sc = masked, 1.0
     if v_half is not None:
         tmp = np.empty((v_half.shape[0], v_half.shape[2]), dtype=np.float32)
@@ -860,8 +877,10 @@ def softmax_topk(x: Any, k: Any, axis: Any, scale: Any, where: Any,
     xc = arr
     if wh is not None:
         # masked-out entries become -inf after scaling: they take no part (probability 0)
-        xc = np.multiply(_native(arr, compute), compute.type(sc))
-        np.copyto(xc, -np.inf, where=~wh)
+        src = _native(arr, compute)
+        plan = _plan(src, (ax,)) or _contiguous_plan(src.ndim, (ax,))
+        xc = _empty_for_plan(src, plan, compute)
+        _masked(xc, src, wh, sc, -np.inf, plan, nt)
         sc = 1.0
     x2, moved_shape = _rows(xc, (ax,), compute)
     values = np.empty((x2.shape[0], k), dtype=compute)

@@ -831,6 +831,71 @@ def strided_view(cnp.ndarray a, tuple shape, tuple strides, bint writeable):
     return v
 
 
+# ---- where=: the masked input and the masked output, elementwise in one pass each -----------
+# NumPy's masked copy (np.copyto(..., where=)) moves one element at a time: 7.2 ms for 2048 x
+# 2048 float32, ten times the softmax itself.
+
+cdef inline void masked_line(const floating *x, Py_ssize_t xs, const unsigned char *m,
+                             Py_ssize_t ms, floating *y, Py_ssize_t ys, Py_ssize_t n,
+                             floating sc, floating fill, bint scale_x) noexcept nogil:
+    """y = sc * x where m, else fill (scale_x); or y = fill where not m, y elsewhere (x is y)."""
+    cdef Py_ssize_t i
+    if scale_x and xs == 1 and ms == 1 and ys == 1:   # the common layout: a loop that vectorizes
+        for i in range(n):
+            y[i] = sc * x[i] if m[i] else fill
+    elif scale_x:
+        for i in range(n):
+            y[i * ys] = sc * x[i * xs] if m[i * ms] else fill
+    elif ms == 1 and ys == 1:
+        for i in range(n):
+            y[i] = y[i] if m[i] else fill
+    else:
+        for i in range(n):
+            if not m[i * ms]:
+                y[i * ys] = fill
+
+
+def masked_3d(const floating[:, :, :] x, const unsigned char[:, :, :] m, floating[:, :, :] y,
+              double scale, double fill, bint scale_x, int num_threads):
+    """Elementwise over three (O, N, I) views of one shape (m: a boolean mask as bytes, any
+    strides, broadcast ones too): y = scale * x where m, else fill (`scale_x`, the input of a
+    masked softmax: the product rounded once in the dtype, as NumPy's multiply), or y = fill
+    where not m (`scale_x` false: x must be y; the output's masked entries). Lines run along
+    the inner axis when it has more than one element, else along the middle one."""
+    cdef Py_ssize_t O = y.shape[0], N = y.shape[1], I = y.shape[2], isz = sizeof(floating)
+    cdef Py_ssize_t L, n, t, a, b
+    cdef Py_ssize_t xs0 = x.strides[0] // isz, xs1 = x.strides[1] // isz, xs2 = x.strides[2] // isz
+    cdef Py_ssize_t ys0 = y.strides[0] // isz, ys1 = y.strides[1] // isz, ys2 = y.strides[2] // isz
+    cdef Py_ssize_t ms0 = m.strides[0], ms1 = m.strides[1], ms2 = m.strides[2]
+    cdef const floating *x0
+    cdef const unsigned char *m0
+    cdef floating *y0
+    cdef bint along_inner = I > 1
+    cdef int nt
+    if O == 0 or N == 0 or I == 0:
+        return
+    x0 = &x[0, 0, 0]
+    m0 = &m[0, 0, 0]
+    y0 = &y[0, 0, 0]
+    L = O * N if along_inner else O * I    # lines
+    n = I if along_inner else N            # elements a line
+    nt = plan_threads(L * n, L, num_threads)
+    with nogil:
+        for t in prange(L, num_threads=nt, schedule='static'):
+            if along_inner:   # line t: (o, j) = (t // N, t % N), along i
+                a = t // N
+                b = t % N
+                masked_line(x0 + a * xs0 + b * xs1, xs2, m0 + a * ms0 + b * ms1, ms2,
+                            y0 + a * ys0 + b * ys1, ys2, n, <floating> scale, <floating> fill,
+                            scale_x)
+            else:             # line t: (o, i) = (t // I, t % I), along j
+                a = t // I
+                b = t % I
+                masked_line(x0 + a * xs0 + b * xs2, xs1, m0 + a * ms0 + b * ms2, ms1,
+                            y0 + a * ys0 + b * ys2, ys1, n, <floating> scale, <floating> fill,
+                            scale_x)
+
+
 # ---- the fast path's checks: the common call judged in C, configured once by _api ----------
 # Each check in Python cost 50-200 ns (a flags object, a shape tuple, np.may_share_memory):
 # 0.76 us a call of a (1, 4) softmax in all, against 0.15 us for the work itself.
