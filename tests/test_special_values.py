@@ -454,3 +454,35 @@ def test_array_likes():
                           call(sf.softmax, np.array([[1.0, 2.0], [3.0, 3.0]])))
     assert np.array_equal(call(sf.log_softmax, (0, 0)), [-np.log(2), -np.log(2)])
     assert call(sf.logsumexp, [0.0, 0.0]) == np.log(2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "mask row", "mask column", "mask scalar"])
+@pytest.mark.parametrize("axes", [(1,), (0,), (0, 1)])
+def test_where_masked_pass(dtype, layout, axes, rng):
+    """The masked pass of where= (_api._masked: C when the arrays have (outer, n, inner) views,
+    else NumPy): target = scale * x where the mask holds (rounded once in the dtype, inf * 0
+    NaN), else the fill; and the output pass, fill where the mask does not hold."""
+    from softmax_fast import _api
+    x = (rng.standard_normal((7, 45)) * 50).astype(dtype)
+    x[0, :3] = [np.inf, -np.inf, np.nan]
+    mask = rng.random((7, 45)) < 0.6
+    if layout == "F":
+        x = np.asfortranarray(x)
+    elif layout == "strided":
+        x = np.repeat(x, 2, axis=1)[:, ::2]
+    elif layout == "mask row":
+        mask = np.broadcast_to(mask[:1], x.shape)
+    elif layout == "mask column":
+        mask = np.broadcast_to(mask[:, :1], x.shape)
+    elif layout == "mask scalar":
+        mask = np.broadcast_to(np.array(False), x.shape)
+    for sc in (1.0, -0.37, 0.0):
+        with np.errstate(all="ignore"):
+            want = np.where(mask, x * dtype(sc), dtype(-np.inf))
+        plan = _api._plan(x, axes) or _api._contiguous_plan(x.ndim, axes)
+        target = _api._empty_for_plan(x, plan, np.dtype(dtype))
+        _api._masked(target, x, mask, sc, -np.inf, plan, 2)
+        assert target.tobytes() == want.astype(dtype).tobytes()   # bits: -0.0, NaN too
+        _api._masked(target, None, mask, 1.0, 0.0, plan, 2)
+        assert target.tobytes() == np.where(mask, want, dtype(0.0)).astype(dtype).tobytes()
