@@ -398,12 +398,12 @@ _core.configure_fast_path(_FAST_AUTO, ALGORITHMS,
 
 def softmax_like(x: Any, axis: Any, out: Any, dtype: Any, where: Any, scale: Any, algorithm: Any,
                  num_threads: Any, log: bool) -> Any:  # an ndarray: `out` or a new one
-    if where is None and dtype is None:
+    if dtype is None:
         # the common call (_core.fast_plan says which) goes straight to the core
-        plan = _core.fast_plan(x, axis, out, algorithm, num_threads, scale, log)
+        plan = _core.fast_plan(x, axis, out, algorithm, num_threads, scale, where, log)
         if plan is not None:
             res, algo, half, sc, nt = plan
-            _core.softmax_rows(x, res, log, algo, half, sc, nt)
+            _core.softmax_rows(x, res, log, algo, half, sc, where, nt)
             return res
     arr, mask_where = _as_input(x)
     result_dtype, compute = _dtypes(arr.dtype, dtype)

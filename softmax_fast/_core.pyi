@@ -38,7 +38,14 @@ def configure_fast_path(
     max_threads: int,
 ) -> None: ...
 def fast_plan(
-    x: Any, axis: Any, out: Any, algorithm: Any, num_threads: Any, scale: Any, log_out: bool
+    x: Any,
+    axis: Any,
+    out: Any,
+    algorithm: Any,
+    num_threads: Any,
+    scale: Any,
+    where: Any,
+    log_out: bool,
 ) -> tuple[np.ndarray[Any, Any], int, int, float, int] | None: ...
 def softmax_rows(
     x: np.ndarray[Any, Any],
@@ -47,6 +54,7 @@ def softmax_rows(
     algorithm: int,
     half_kind: int,
     scale: float,
+    where: np.ndarray[Any, Any] | None,
     num_threads: int,
 ) -> None: ...
 def logsumexp_3d(

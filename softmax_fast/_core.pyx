@@ -936,13 +936,32 @@ cdef int fast_threads(num_threads) except -1:
     return 0
 
 
-def fast_plan(x, axis, out, algorithm, num_threads, scale, bint log_out):
+cdef bint fast_mask(where, cnp.ndarray a) noexcept:
+    """`where` a boolean ndarray that broadcasts to `a`'s shape (NumPy's rule: trailing dims
+    equal or 1)."""
+    cdef cnp.ndarray w
+    cdef int d, k, wd, nd = cnp.PyArray_NDIM(a)
+    if type(where) is not cnp.ndarray:
+        return False
+    w = <cnp.ndarray> where
+    wd = cnp.PyArray_NDIM(w)
+    if cnp.PyArray_TYPE(w) != cnp.NPY_BOOL or wd > nd:
+        return False
+    for d in range(wd):
+        k = nd - wd + d
+        if cnp.PyArray_DIM(w, d) != 1 and cnp.PyArray_DIM(w, d) != cnp.PyArray_DIM(a, k):
+            return False
+    return True
+
+
+def fast_plan(x, axis, out, algorithm, num_threads, scale, where, bint log_out):
     """The common call of softmax / log_softmax: an ndarray `x` (C-contiguous, aligned, native
     float32, float64, float16 or bfloat16, not empty), the last axis, `out` None or an ndarray
     of x's shape and dtype that does not overlap x (or is x), an algorithm name, num_threads
-    None or an int in 1..max_threads, and scale None or a finite Python float (a temperature).
-    Returns (result array, algorithm, half kind, scale, threads) for `softmax_rows`, or None:
-    the call takes the full path, which checks and explains every argument."""
+    None or an int in 1..max_threads, scale None or a finite Python float (a temperature), and
+    where None or a boolean ndarray that broadcasts to x (float32/float64 x). Returns (result
+    array, algorithm, half kind, scale, threads) for `softmax_rows`, or None: the call takes
+    the full path, which checks and explains every argument."""
     cdef cnp.ndarray a, res
     cdef int t, half = 0, nd, d, algo, nt
     cdef double sc = 1.0
@@ -997,6 +1016,8 @@ def fast_plan(x, axis, out, algorithm, num_threads, scale, bint log_out):
         if named is None:
             return None
         algo = named
+    if where is not None and (half or not fast_mask(where, a)):
+        return None
     nt = fast_threads(num_threads)
     if nt == 0:
         return None
@@ -1027,17 +1048,98 @@ def fast_lse_plan(x, axis, num_threads):
     return cnp.PyArray_EMPTY(0 if whole else nd - 1, cnp.PyArray_DIMS(a), t, 0), whole, nt
 
 
+cdef inline const unsigned char *mask_row(const unsigned char *m0, Py_ssize_t r, int nd,
+                                          const Py_ssize_t *dims,
+                                          const Py_ssize_t *mst) noexcept nogil:
+    """Row r's mask (rows numbered over x's leading dims, C order; byte strides)."""
+    cdef Py_ssize_t off = 0
+    cdef int k
+    for k in range(nd - 2, -1, -1):
+        off += (r % dims[k]) * mst[k]
+        r = r // dims[k]
+    return m0 + off
+
+
+cdef void masked_blocks(const floating *x, const unsigned char *m, Py_ssize_t ms, floating *y,
+                        Py_ssize_t n, floating sc, floating fill, bint scale_x,
+                        int nt) noexcept nogil:
+    """masked_line over one long row, its BLOCK-sized pieces shared by nt threads."""
+    cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK, b, lo
+    for b in prange(nb, num_threads=nt, schedule='static'):
+        lo = b * BLOCK
+        masked_line(x + lo, 1, m + lo * ms, ms, y + lo, 1, min(BLOCK, n - lo), sc, fill, scale_x)
+
+
+cdef int run_masked_rows(bint lg, int algo, const floating *x, floating *y,
+                         const unsigned char *m0, Py_ssize_t R, Py_ssize_t N, int nd,
+                         const Py_ssize_t *dims, const Py_ssize_t *mst, floating sc,
+                         int num_threads) noexcept nogil:
+    """softmax (log_softmax) of contiguous rows with a where= mask, row by row while the row
+    is in cache: y = sc * x where the mask holds, else -inf (masked_line); the softmax of y in
+    place (one_row, sc 1); y = 0 (-inf) where the mask does not hold, whatever the row's
+    special values made of it. The same steps, hence the same bits, as the full path's three
+    passes over the whole array (_api.softmax_like). Nonzero when out of memory."""
+    cdef Py_ssize_t r, ms = mst[nd - 1]
+    cdef const unsigned char *mr
+    cdef floating fill = -INFINITY if lg else 0.0
+    cdef int nt, rc = 0
+    cdef int err = 0
+    cdef int *errp = &err
+    if N >= SPLIT_MIN and R < num_threads:
+        # few long rows: the masked passes and the blocked softmax share the threads per row
+        nt = plan_threads(N, (N + BLOCK - 1) // BLOCK, num_threads)
+        for r in range(R):
+            mr = mask_row(m0, r, nd, dims, mst)
+            masked_blocks(x + r * N, mr, ms, y + r * N, N, sc, -INFINITY, True, nt)
+            rc = one_row(lg, algo, y + r * N, 1, y + r * N, 1, N, 1.0, NULL, nt, False, NULL)
+            masked_blocks(y + r * N, mr, ms, y + r * N, N, 1.0, fill, False, nt)
+            if rc != 0:
+                return rc
+        return 0
+    nt = plan_threads(R * N, R, num_threads)
+    for r in prange(R, num_threads=nt, schedule='static'):
+        mr = mask_row(m0, r, nd, dims, mst)
+        masked_line(x + r * N, 1, mr, ms, y + r * N, 1, N, sc, -INFINITY, True)
+        if one_row(lg, algo, y + r * N, 1, y + r * N, 1, N, 1.0, NULL, 1, False, NULL) != 0:
+            errp[0] = 1
+        masked_line(y + r * N, 1, mr, ms, y + r * N, 1, N, 1.0, fill, False)
+    return err
+
+
 def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int half_kind,
-                 double scale, int num_threads):
+                 double scale, where, int num_threads):
     """The fast path's entry: softmax along the last axis of a non-empty, C-contiguous, aligned,
     native float32/float64 `x` (or float16 / bfloat16: `half_kind` 1 / 2, computed in float32)
-    into `y` of the same shape and dtype (the caller checked all that). Takes the data pointers
+    into `y` of the same shape and dtype, with `where` None or a boolean array broadcasting to
+    x (float32/float64; the caller checked all that, `fast_plan`). Takes the data pointers
     directly: acquiring typed memoryviews costs more than the whole computation of a tiny
     input."""
     cdef Py_ssize_t n = cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1)
     cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
-    cdef int rc
-    if half_kind:
+    cdef int rc, d, k, nd = cnp.PyArray_NDIM(x), wd
+    cdef Py_ssize_t dims[32]
+    cdef Py_ssize_t mst[32]
+    cdef cnp.ndarray w
+    cdef const unsigned char *m0
+    if where is not None:
+        w = <cnp.ndarray> where
+        wd = cnp.PyArray_NDIM(w)
+        for d in range(nd):   # the mask's strides broadcast to x's shape: 0 where it repeats
+            dims[d] = cnp.PyArray_DIM(x, d)
+            k = d - (nd - wd)
+            mst[d] = 0 if k < 0 or cnp.PyArray_DIM(w, k) == 1 else cnp.PyArray_STRIDE(w, k)
+        m0 = <const unsigned char *> cnp.PyArray_DATA(w)
+        if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
+            with nogil:
+                rc = run_masked_rows(log_out, algorithm, <const float *> cnp.PyArray_DATA(x),
+                                     <float *> cnp.PyArray_DATA(y), m0, rows, n, nd, dims, mst,
+                                     <float> scale, num_threads)
+        else:
+            with nogil:
+                rc = run_masked_rows(log_out, algorithm, <const double *> cnp.PyArray_DATA(x),
+                                     <double *> cnp.PyArray_DATA(y), m0, rows, n, nd, dims, mst,
+                                     <double> scale, num_threads)
+    elif half_kind:
         with nogil:
             rc = run_half_softmax(log_out, algorithm, half_kind == 2,
                                   <const uint16_t *> cnp.PyArray_DATA(x),

@@ -61,7 +61,7 @@ def test_fast_plan_refuses_uncommon_calls(case, log):
     else:
         x, axis, out, algorithm, num_threads = _refused_calls()[case]
         scale = None
-    assert _core.fast_plan(x, axis, out, algorithm, num_threads, scale, log) is None
+    assert _core.fast_plan(x, axis, out, algorithm, num_threads, scale, None, log) is None
     fn = sf.log_softmax if log else sf.softmax
     kw = dict(axis=axis, out=out, algorithm=algorithm, num_threads=num_threads, scale=scale)
     try:
@@ -83,7 +83,7 @@ def test_fast_plan_takes_common_calls(dtype):
     x = _plain(dtype)
     out = np.empty_like(x)
     for axis, o, nt, scale in ((-1, None, None, None), (1, out, 1, 0.5), (-1, x, 2, -3.0)):
-        plan = _core.fast_plan(x, axis, o, "auto", nt, scale, False)
+        plan = _core.fast_plan(x, axis, o, "auto", nt, scale, None, False)
         assert plan is not None
         res, algo, half, sc, threads = plan
         assert res.shape == x.shape and res.dtype == x.dtype
@@ -93,7 +93,7 @@ def test_fast_plan_takes_common_calls(dtype):
         assert threads == (nt if nt is not None else _core.omp_max_threads())
     for name, code in (("three-pass", _core.THREE_PASS), ("two-pass", _core.TWO_PASS),
                        ("online", _core.ONLINE)):
-        assert _core.fast_plan(x, -1, None, name, 1, None, True)[1] == code
+        assert _core.fast_plan(x, -1, None, name, 1, None, None, True)[1] == code
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
@@ -111,7 +111,7 @@ def test_fast_path_scale_same_bits_as_full_path(dtype, log, scale):
     if dtype != np.float16:
         strided = np.empty((5, 600), dtype)[:, ::2]
         strided[...] = x
-        assert _core.fast_plan(strided, -1, None, "auto", None, scale, log) is None
+        assert _core.fast_plan(strided, -1, None, "auto", None, scale, None, log) is None
         assert got.tobytes() == fn(strided, scale=scale).tobytes()
 
 
@@ -127,3 +127,58 @@ def test_fast_lse_plan():
         assert _core.fast_lse_plan(*args) is None
     np.testing.assert_array_equal(sf.logsumexp(x, axis=-1), sf.logsumexp(x.copy(order="F"), axis=-1))
     assert sf.logsumexp(x) == sf.logsumexp(x.astype(">f4"))
+
+
+def _same(a, b):
+    """Bit for bit, except which NaN: the sign of an invalid operation's NaN (inf - inf) can
+    depend on whether its element fell in a vector's masked head, that is on the array's
+    alignment, which the two paths choose differently."""
+    nan = np.isnan(a)
+    return np.array_equal(nan, np.isnan(b)) and a[~nan].tobytes() == b[~nan].tobytes()
+
+
+def _masks(rng, shape):
+    full = rng.random(shape) < 0.7
+    return {"full": full, "row": full[:1], "last only": full[0], "column": full[:, :1],
+            "scalar": np.array(True), "strided": np.repeat(full, 2, axis=-1)[..., ::2],
+            "fully masked row": np.concatenate([full[:1] & False, full[1:]])}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("shape", [(6, 37), (3, 70001), (1, 140000), (2, 3, 40)])
+@pytest.mark.parametrize("scale", [None, -0.8])
+def test_fast_path_where_same_bits_as_full_path(dtype, log, shape, scale):
+    """where= on the fast path (row by row in cache) gives the bits of the full path (three
+    passes over the array, taken here with dtype=): broadcast masks, fully masked rows, NaN and
+    inf in and out of the mask, rows cut into blocks, one or two threads."""
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(shape) * 20).astype(dtype)
+    x.reshape(-1)[:4] = [np.nan, np.inf, -np.inf, np.inf]
+    x[-1, ..., 5] = np.inf
+    fn = sf.log_softmax if log else sf.softmax
+    for name, mask in _masks(rng, shape).items():
+        assert _core.fast_plan(x, -1, None, "auto", None, scale, mask, log) is not None, name
+        for nt in (1, 2):
+            got = fn(x, where=mask, scale=scale, num_threads=nt)
+            want = fn(x, where=mask, scale=scale, num_threads=nt, dtype=dtype)
+            assert _same(got, want), (name, nt)
+        y = x.copy()
+        assert fn(y, where=mask, scale=scale, out=y) is y
+        assert _same(y, want), name
+
+
+def test_fast_plan_refuses_uncommon_masks():
+    x = _plain()
+    for where in (x > 0).tolist(), (x > 0).astype(np.uint8), np.ones((3, 1, 8), bool), \
+            np.ones(7, bool), np.ones((2, 8), bool), np.ma.masked_array(x > 0):
+        assert _core.fast_plan(x, -1, None, "auto", None, None, where, False) is None
+        try:
+            want = sf.softmax(x, where=where, dtype=x.dtype)
+        except (TypeError, ValueError) as e:
+            with pytest.raises(type(e)):
+                sf.softmax(x, where=where)
+        else:
+            assert sf.softmax(x, where=where).tobytes() == want.tobytes()
+    half = x.astype(np.float16)
+    assert _core.fast_plan(half, -1, None, "auto", None, None, half > 0, False) is None
