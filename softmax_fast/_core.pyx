@@ -54,6 +54,10 @@ cdef extern from "softmax_fast.h" nogil:
                                         Py_ssize_t, float) noexcept nogil
     ctypedef void (*f32_elementwise_fn)(const float *, float *, Py_ssize_t) noexcept nogil
     ctypedef void (*f64_elementwise_fn)(const double *, double *, Py_ssize_t) noexcept nogil
+    ctypedef void (*f32_mask_fn)(const float *, const unsigned char *, Py_ssize_t, float *,
+                                 Py_ssize_t, float, float, int) noexcept nogil
+    ctypedef void (*f64_mask_fn)(const double *, const unsigned char *, Py_ssize_t, double *,
+                                 Py_ssize_t, double, double, int) noexcept nogil
     ctypedef void (*f64_row_fn)(const double *, double *, Py_ssize_t, double) noexcept nogil
     ctypedef sf_partial (*f64_partial_fn)(const double *, Py_ssize_t, double, const double *) noexcept nogil
     ctypedef sf_partial (*f64_online_fn)(const double *, Py_ssize_t, double) noexcept nogil
@@ -92,6 +96,7 @@ cdef extern from "softmax_fast.h" nogil:
         f32_lse_columns_fn logsumexp_columns
         f32_elementwise_fn sigmoid
         f32_elementwise_fn log_sigmoid
+        f32_mask_fn mask
 
     ctypedef struct sf_f64_kernels:
         f64_row_fn softmax[3]
@@ -110,6 +115,7 @@ cdef extern from "softmax_fast.h" nogil:
         f64_lse_columns_fn logsumexp_columns
         f64_elementwise_fn sigmoid
         f64_elementwise_fn log_sigmoid
+        f64_mask_fn mask
 
     ctypedef void (*half_in_fn)(const uint16_t *, float *, Py_ssize_t) noexcept nogil
     ctypedef void (*half_out_fn)(const float *, uint16_t *, Py_ssize_t) noexcept nogil
@@ -840,15 +846,14 @@ cdef inline void masked_line(const floating *x, Py_ssize_t xs, const unsigned ch
                              floating sc, floating fill, bint scale_x) noexcept nogil:
     """y = sc * x where m, else fill (scale_x); or y = fill where not m, y elsewhere (x is y)."""
     cdef Py_ssize_t i
-    if scale_x and xs == 1 and ms == 1 and ys == 1:   # the common layout: a loop that vectorizes
-        for i in range(n):
-            y[i] = sc * x[i] if m[i] else fill
+    if xs == 1 and ys == 1 and (ms == 1 or ms == 0):   # contiguous: the ISA's vectorized loop
+        if floating is float:
+            K.f32.mask(x, m, ms, y, n, sc, fill, scale_x)
+        else:
+            K.f64.mask(x, m, ms, y, n, sc, fill, scale_x)
     elif scale_x:
         for i in range(n):
             y[i * ys] = sc * x[i * xs] if m[i * ms] else fill
-    elif ms == 1 and ys == 1:
-        for i in range(n):
-            y[i] = y[i] if m[i] else fill
     else:
         for i in range(n):
             if not m[i * ms]:

@@ -173,6 +173,36 @@ static void SF_NAME(f64, log_sigmoid, SF_ISA)(const double *x, double *y, ptrdif
 #define SF_F64_LOG_SIGMOID SF_NAME(f64, log_sigmoid, SF_ISA)
 #endif
 
+/* where=: plain loops, which the compiler vectorizes for the ISA file's target (a select per
+ * element; a mask of stride 0 is one byte for the whole row) */
+#define SF_MASK_LOOPS(T, x, m, ms, y, n, scale, fill, scale_x)                                    \
+    do {                                                                                          \
+        if ((scale_x) && (ms) == 1) {                                                             \
+            for (ptrdiff_t i = 0; i < (n); i++) (y)[i] = (m)[i] ? (scale) * (x)[i] : (fill);      \
+        } else if (scale_x) {                                                                     \
+            if ((m)[0]) {                                                                         \
+                for (ptrdiff_t i = 0; i < (n); i++) (y)[i] = (scale) * (x)[i];                    \
+            } else {                                                                              \
+                for (ptrdiff_t i = 0; i < (n); i++) (y)[i] = (fill);                              \
+            }                                                                                     \
+        } else if ((ms) == 1) {                                                                   \
+            for (ptrdiff_t i = 0; i < (n); i++) (y)[i] = (m)[i] ? (y)[i] : (fill);                \
+        } else if (!(m)[0]) {                                                                     \
+            for (ptrdiff_t i = 0; i < (n); i++) (y)[i] = (fill);                                  \
+        }                                                                                         \
+    } while (0)
+static void SF_NAME(f32, mask, SF_ISA)(const float *x, const unsigned char *m, ptrdiff_t ms,
+                                       float *y, ptrdiff_t n, float scale, float fill,
+                                       int scale_x) {
+    SF_MASK_LOOPS(float, x, m, ms, y, n, scale, fill, scale_x);
+}
+static void SF_NAME(f64, mask, SF_ISA)(const double *x, const unsigned char *m, ptrdiff_t ms,
+                                       double *y, ptrdiff_t n, double scale, double fill,
+                                       int scale_x) {
+    SF_MASK_LOOPS(double, x, m, ms, y, n, scale, fill, scale_x);
+}
+#undef SF_MASK_LOOPS
+
 /* ---- float16 / bfloat16 conversions: the ISA file may define SF_HALF_<F16|BF16>_<IN|OUT> to
  * hand-written versions (F16C, AVX512-BF16) ---- */
 #ifndef SF_HALF_F16_IN
@@ -228,6 +258,7 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
         .write_two_pass = SF_NAME(dt, write_two_pass, SF_ISA), .columns = SF_ALGOS(dt, columns),  \
         .logsumexp_columns = SF_NAME(dt, logsumexp_columns, SF_ISA),                              \
         .sigmoid = SF_ELEMENTWISE(dt, SIGMOID), .log_sigmoid = SF_ELEMENTWISE(dt, LOG_SIGMOID),  \
+        .mask = SF_NAME(dt, mask, SF_ISA),                                                        \
     }
 
 const sf_kernels SF_TABLE_NAME(SF_ISA) = {

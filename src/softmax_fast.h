@@ -87,6 +87,11 @@ typedef struct sf_partial {
         /* elementwise, contiguous, y == x allowed: 1 / (1 + exp(-x)) and its log */              \
         void (*sigmoid)(const T *x, T *y, ptrdiff_t n);                                            \
         void (*log_sigmoid)(const T *x, T *y, ptrdiff_t n);                                        \
+        /* where=, elementwise, contiguous x and y, the mask's bytes ms (0 or 1) apart: y =       \
+         * scale * x where the mask holds, else fill (scale_x); or, with x == y, y = fill where   \
+         * it does not (the masked output) */                                                     \
+        void (*mask)(const T *x, const unsigned char *m, ptrdiff_t ms, T *y, ptrdiff_t n,          \
+                     T scale, T fill, int scale_x);                                                \
     } NAME;
 
 SF_DECLARE_KERNEL_TABLE(sf_f32_kernels, float)
