@@ -400,11 +400,11 @@ def softmax_like(x: Any, axis: Any, out: Any, dtype: Any, where: Any, scale: Any
                  num_threads: Any, log: bool) -> Any:  # an ndarray: `out` or a new one
     if dtype is None:
         # the common call (_core.fast_plan says which) goes straight to the core
-        plan = _core.fast_plan(x, axis, out, algorithm, num_threads, scale, where, log)
-        if plan is not None:
-            res, algo, half, sc, nt = plan
-            _core.softmax_rows(x, res, log, algo, half, sc, where, nt)
-            return res
+        fast = _core.fast_plan(x, axis, out, algorithm, num_threads, scale, where, log)
+        if fast is not None:
+            y, algo, half, sc, nt = fast
+            _core.softmax_rows(x, y, log, algo, half, sc, where, nt)
+            return y
     arr, mask_where = _as_input(x)
     result_dtype, compute = _dtypes(arr.dtype, dtype)
     algorithm = _algorithm(algorithm)
@@ -515,9 +515,9 @@ def _half_softmax(arr: _Array, axes: tuple[int, ...], out: _Array | None, sc: fl
 def logsumexp(x: Any, axis: Any, keepdims: bool, out: Any, dtype: Any, where: Any, scale: Any,
               num_threads: Any) -> Any:
     if not keepdims and out is None and dtype is None and where is None and scale is None:
-        plan = _core.fast_lse_plan(x, axis, num_threads)
-        if plan is not None:   # the common call (_core.fast_lse_plan says which)
-            res, whole, nt = plan
+        fast = _core.fast_lse_plan(x, axis, num_threads)
+        if fast is not None:   # the common call (_core.fast_lse_plan says which)
+            res, whole, nt = fast
             _core.logsumexp_rows(x, res, whole, nt)
             return res[()] if res.ndim == 0 else res
     arr, mask_where = _as_input(x)

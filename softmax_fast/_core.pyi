@@ -31,6 +31,18 @@ def softmax_3d(
     scale: float,
     num_threads: int,
 ) -> None: ...
+def strided_view(
+    a: np.ndarray[Any, Any], shape: tuple[int, ...], strides: tuple[int, ...], writeable: bool
+) -> np.ndarray[Any, Any]: ...
+def masked_3d(
+    x: np.ndarray[Any, Any],
+    m: np.ndarray[Any, Any],
+    y: np.ndarray[Any, Any],
+    scale: float,
+    fill: float,
+    scale_x: bool,
+    num_threads: int,
+) -> None: ...
 def configure_fast_path(
     auto: dict[tuple[bool, bool], int],
     names: dict[str, int],
