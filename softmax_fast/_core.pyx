@@ -950,7 +950,8 @@ cdef bint fast_mask(where, cnp.ndarray a) noexcept:
         return False
     w = <cnp.ndarray> where
     wd = cnp.PyArray_NDIM(w)
-    if cnp.PyArray_TYPE(w) != cnp.NPY_BOOL or wd > nd:
+    # softmax_rows keeps the mask's broadcast strides in 32 slots (NumPy allows 64 dims)
+    if cnp.PyArray_TYPE(w) != cnp.NPY_BOOL or wd > nd or nd > 32:
         return False
     for d in range(wd):
         k = nd - wd + d

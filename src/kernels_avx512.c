@@ -383,10 +383,12 @@ SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vl
  * x86 every denormal product, or denormal FMA operand, costs a microcode assist: fma(t, hi,
  * t lo) with t lo denormal (outputs below about 2^-102, as a low temperature makes them) took
  * 100 times a normal lane, 5x on a (1, 128256) row of N(0, 3) logits at scale 1 / 0.3. Scaled,
- * no product of a term (0, or >= 2^-126: sf_f32_exp_core__avx512's zero_tiny) is denormal,
- * and t hs <= 2^126.1 cannot overflow. A normal output keeps its bits (a power-of-two scaling
- * commutes with rounding); a denormal one (ys < 1) is rounded from ys by an integer conversion
- * at 2^-149 (to nearest even: its bit pattern), which does no denormal arithmetic either. */
+ * the products of a term (0, or >= 2^-126: sf_f32_exp_core__avx512's zero_tiny) are normal
+ * unless lo is far below hi 2^-24 (rare, and only a cost), and t hs <= 2^126.1 cannot overflow.
+ * An output whose t lo was normal before keeps its bits (a power-of-two scaling commutes with
+ * rounding); those below ~2^-102 may move by an ulp, t lo no longer rounded as a denormal. A
+ * denormal output (ys < 1) is rounded from ys by an integer conversion at 2^-149 (to nearest
+ * even: its bit pattern; ys itself already rounded to 24 bits), no denormal arithmetic either. */
 #define F32_FACTOR_SCALE 0x1p126f
 SF_INLINE __m512 sf_f32_apply_factor__avx512(__m512 t, __m512 hs, __m512 ls) {
     const __m512 ys = _mm512_fmadd_ps(t, hs, _mm512_mul_ps(t, ls));

@@ -182,3 +182,7 @@ def test_fast_plan_refuses_uncommon_masks():
             assert sf.softmax(x, where=where).tobytes() == want.tobytes()
     half = x.astype(np.float16)
     assert _core.fast_plan(half, -1, None, "auto", None, None, half > 0, False) is None
+    # more dims than the fast path keeps mask strides for (NumPy allows 64): the full path
+    deep = np.zeros((1,) * 40 + (4,), np.float32)
+    assert _core.fast_plan(deep, -1, None, "auto", None, None, np.ones(4, bool), False) is None
+    assert _core.fast_plan(deep[0], -1, None, "auto", None, None, None, False) is not None
