@@ -95,11 +95,19 @@ static inline int sf_can_stream(const void *y, int stream, size_t elem) {
  * floor) zero such lanes instead (`zero_tiny`): a biased term below 2^-125.5 is far below
  * anything it could change, a sum (>= 2^64: the max's term) or an output (term * 2^-64 / sum <
  * 2^-189, which rounds to 0). n below this gives such a term in sf_f32_exp_core__avx512
- * (p < 2^64.5). */
-#define F32_TINY_N (-189.0f)
+ * (p < 2^64.5): -125 - log2(2^64), as sf_f32_fold_coefficients__avx512's tiny_n for c = 2^64. */
+#define F32_TINY_N (-125.0f - F32_EXP_BIAS)
 /* A row whose least v - shift is below this may have such terms (2^64 e^-131 = 2^-125): it
  * takes a form that zeroes them (SF_DIFF_TWOSUM, SF_EXP_FOLDED_CLAMPED) */
 #define F32_TINY_D (-131.0f)
+
+/* p 2^n (vscalefps), or with `zero_tiny` 0 where n < tiny_n (unordered, NaN, lanes kept: NaN
+ * stays NaN) */
+SF_INLINE __m512 sf_f32_scalef_zero_tiny__avx512(__m512 p, __m512 n, __m512 tiny_n,
+                                                 const int zero_tiny) {
+    if (zero_tiny) return _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(n, tiny_n, _CMP_NLT_UQ), p, n);
+    return _mm512_scalef_ps(p, n);
+}
 
 /* exp(d + lo) * 2^64 for d in about [F32_AVX512_FLOOR, 0] (lo added when `has_lo`); NaN stays
  * NaN. The bias rides in the polynomial's coefficients (each Horner step of 2^64 p is exactly
@@ -121,10 +129,7 @@ SF_INLINE __m512 sf_f32_exp_core__avx512(__m512 d, __m512 lo, const int has_lo,
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_EXP_C2 * F32_BIAS_SCALE));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_BIAS_SCALE));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(F32_BIAS_SCALE));
-    if (zero_tiny) /* unordered (NaN) lanes kept: NaN stays NaN */
-        return _mm512_maskz_scalef_ps(
-            _mm512_cmp_ps_mask(n, _mm512_set1_ps(F32_TINY_N), _CMP_NLT_UQ), p, n);
-    return _mm512_scalef_ps(p, n);
+    return sf_f32_scalef_zero_tiny__avx512(p, n, _mm512_set1_ps(F32_TINY_N), zero_tiny);
 }
 
 /* exp(d) * 2^64 for d <= 0; NaN stays NaN; exactly 0 at the floor (sums: d may be rounded) */
@@ -241,9 +246,7 @@ SF_INLINE __m512 sf_f32_exp_folded__avx512(__m512 v, const sf_f32_fold_coeffs__a
     p = _mm512_fmadd_ps(p, r, f->c2);
     p = _mm512_fmadd_ps(p, r, f->c0);
     p = _mm512_fmadd_ps(p, r, f->c0);
-    if (zero_tiny)
-        return _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(n, f->tiny_n, _CMP_NLT_UQ), p, n);
-    return _mm512_scalef_ps(p, n);
+    return sf_f32_scalef_zero_tiny__avx512(p, n, f->tiny_n, zero_tiny);
 }
 
 /* The c of a fold whose terms are stored (softmax): of the 16 floats nearest 2^64 exp(-s)

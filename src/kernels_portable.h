@@ -175,7 +175,7 @@ static void SF_NAME(f64, log_sigmoid, SF_ISA)(const double *x, double *y, ptrdif
 
 /* where=: plain loops, which the compiler vectorizes for the ISA file's target (a select per
  * element; a mask of stride 0 is one byte for the whole row) */
-#define SF_MASK_LOOPS(T, x, m, ms, y, n, scale, fill, scale_x)                                    \
+#define SF_MASK_LOOPS(x, m, ms, y, n, scale, fill, scale_x)                                       \
     do {                                                                                          \
         if ((scale_x) && (ms) == 1) {                                                             \
             for (ptrdiff_t i = 0; i < (n); i++) (y)[i] = (m)[i] ? (scale) * (x)[i] : (fill);      \
@@ -194,12 +194,12 @@ static void SF_NAME(f64, log_sigmoid, SF_ISA)(const double *x, double *y, ptrdif
 static void SF_NAME(f32, mask, SF_ISA)(const float *x, const unsigned char *m, ptrdiff_t ms,
                                        float *y, ptrdiff_t n, float scale, float fill,
                                        int scale_x) {
-    SF_MASK_LOOPS(float, x, m, ms, y, n, scale, fill, scale_x);
+    SF_MASK_LOOPS(x, m, ms, y, n, scale, fill, scale_x);
 }
 static void SF_NAME(f64, mask, SF_ISA)(const double *x, const unsigned char *m, ptrdiff_t ms,
                                        double *y, ptrdiff_t n, double scale, double fill,
                                        int scale_x) {
-    SF_MASK_LOOPS(double, x, m, ms, y, n, scale, fill, scale_x);
+    SF_MASK_LOOPS(x, m, ms, y, n, scale, fill, scale_x);
 }
 #undef SF_MASK_LOOPS
 
