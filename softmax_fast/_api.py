@@ -396,14 +396,48 @@ _core.configure_fast_path(_FAST_AUTO, ALGORITHMS,
                           lambda dt: _half_kind(dt) if dt.isnative else 0, MAX_THREADS)
 
 
+# dtype= arguments seen, and the float32 / float64 dtype each names (None for any other dtype)
+_FAST_DTYPES: dict[Any, np.dtype[Any] | None] = {}
+
+
+def _fast_widening(x: Any, dtype: Any) -> Any:
+    """`x` cast to `dtype` for the fast path when that is how the full path starts and cannot
+    overflow: an ndarray of a real dtype into float32 / float64 no narrower than it (the full
+    path computes in that dtype from the same cast); else None."""
+    if type(x) is not np.ndarray:
+        return None
+    try:
+        result = _FAST_DTYPES[dtype]
+    except KeyError:
+        try:
+            result = np.dtype(dtype)
+        except TypeError:
+            result = None
+        if result is not None and not (result.kind == "f" and result.itemsize in (4, 8)
+                                       and result.isnative):
+            result = None
+        _FAST_DTYPES[dtype] = result
+    except TypeError:   # an unhashable dtype= argument: the full path judges it
+        return None
+    if result is None:
+        return None
+    dt = x.dtype
+    if dt == result:
+        return x
+    if dt.kind in "biu" or (dt.kind == "f" and dt.itemsize <= result.itemsize):
+        return x.astype(result)
+    return None
+
+
 def softmax_like(x: Any, axis: Any, out: Any, dtype: Any, where: Any, scale: Any, algorithm: Any,
                  num_threads: Any, log: bool) -> Any:  # an ndarray: `out` or a new one
-    if dtype is None:
+    xw = x if dtype is None else _fast_widening(x, dtype)
+    if xw is not None and (xw is x or out is None):   # (the full path judges out= against x)
         # the common call (_core.fast_plan says which) goes straight to the core
-        fast = _core.fast_plan(x, axis, out, algorithm, num_threads, scale, where, log)
+        fast = _core.fast_plan(xw, axis, out, algorithm, num_threads, scale, where, log)
         if fast is not None:
-            y, algo, half, sc, nt = fast
-            _core.softmax_rows(x, y, log, algo, half, sc, where, nt)
+            y, algo, half, sc, ax, nt = fast
+            _core.softmax_rows(xw, y, log, algo, half, sc, where, ax, nt)
             return y
     arr, mask_where = _as_input(x)
     result_dtype, compute = _dtypes(arr.dtype, dtype)
@@ -514,11 +548,11 @@ def _half_softmax(arr: _Array, axes: tuple[int, ...], out: _Array | None, sc: fl
 
 def logsumexp(x: Any, axis: Any, keepdims: bool, out: Any, dtype: Any, where: Any, scale: Any,
               num_threads: Any) -> Any:
-    if not keepdims and out is None and dtype is None and where is None and scale is None:
-        fast = _core.fast_lse_plan(x, axis, num_threads)
+    if out is None and dtype is None and where is None and scale is None:
+        fast = _core.fast_lse_plan(x, axis, keepdims, num_threads)
         if fast is not None:   # the common call (_core.fast_lse_plan says which)
-            res, whole, nt = fast
-            _core.logsumexp_rows(x, res, whole, nt)
+            res, ax, nt = fast
+            _core.logsumexp_rows(x, res, ax, nt)
             return res[()] if res.ndim == 0 else res
     arr, mask_where = _as_input(x)
     result_dtype, compute = _dtypes(arr.dtype, dtype)

@@ -58,7 +58,7 @@ def fast_plan(
     scale: Any,
     where: Any,
     log_out: bool,
-) -> tuple[np.ndarray[Any, Any], int, int, float, int] | None: ...
+) -> tuple[np.ndarray[Any, Any], int, int, float, int, int] | None: ...
 def softmax_rows(
     x: np.ndarray[Any, Any],
     y: np.ndarray[Any, Any],
@@ -67,16 +67,17 @@ def softmax_rows(
     half_kind: int,
     scale: float,
     where: np.ndarray[Any, Any] | None,
+    axis: int,
     num_threads: int,
 ) -> None: ...
 def logsumexp_3d(
     x: np.ndarray[Any, Any], out: np.ndarray[Any, Any], scale: float, num_threads: int
 ) -> None: ...
 def fast_lse_plan(
-    x: Any, axis: Any, num_threads: Any
-) -> tuple[np.ndarray[Any, Any], bool, int] | None: ...
+    x: Any, axis: Any, keepdims: bool, num_threads: Any
+) -> tuple[np.ndarray[Any, Any], int, int] | None: ...
 def logsumexp_rows(
-    x: np.ndarray[Any, Any], out: np.ndarray[Any, Any], whole: bool, num_threads: int
+    x: np.ndarray[Any, Any], out: np.ndarray[Any, Any], axis: int, num_threads: int
 ) -> None: ...
 def partials_3d(
     x: np.ndarray[Any, Any], parts: np.ndarray[Any, Any], scale: float, num_threads: int

@@ -962,14 +962,15 @@ cdef bint fast_mask(where, cnp.ndarray a) noexcept:
 
 def fast_plan(x, axis, out, algorithm, num_threads, scale, where, bint log_out):
     """The common call of softmax / log_softmax: an ndarray `x` (C-contiguous, aligned, native
-    float32, float64, float16 or bfloat16, not empty), the last axis, `out` None or an ndarray
-    of x's shape and dtype that does not overlap x (or is x), an algorithm name, num_threads
-    None or an int in 1..max_threads, scale None or a finite Python float (a temperature), and
-    where None or a boolean ndarray that broadcasts to x (float32/float64 x). Returns (result
-    array, algorithm, half kind, scale, threads) for `softmax_rows`, or None: the call takes
-    the full path, which checks and explains every argument."""
+    float32, float64, float16 or bfloat16, not empty), one axis (a Python int; 16-bit x and
+    where=: the last one), `out` None or an ndarray of x's shape and dtype that does not
+    overlap x (or is x), an algorithm name, num_threads None or an int in 1..max_threads, scale
+    None or a finite Python float (a temperature), and where None or a boolean ndarray that
+    broadcasts to x (float32/float64 x). Returns (result array, algorithm, half kind, scale,
+    axis in 0..ndim-1, threads) for `softmax_rows`, or None: the call takes the full path,
+    which checks and explains every argument."""
     cdef cnp.ndarray a, res
-    cdef int t, half = 0, nd, d, algo, nt
+    cdef int t, half = 0, nd, d, algo, nt, ax
     cdef double sc = 1.0
     cdef char *lo
     cdef char *hi
@@ -985,8 +986,9 @@ def fast_plan(x, axis, out, algorithm, num_threads, scale, where, bint log_out):
     nd = cnp.PyArray_NDIM(a)
     if nd == 0 or cnp.PyArray_SIZE(a) == 0 or not fast_layout(a):
         return None
-    if not (axis == -1 or axis == nd - 1):
+    if not -nd <= axis < nd:
         return None
+    ax = axis + nd if axis < 0 else axis
     t = cnp.PyArray_TYPE(a)
     if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
         dt = <object> cnp.PyArray_DESCR(a)
@@ -994,7 +996,7 @@ def fast_plan(x, axis, out, algorithm, num_threads, scale, where, bint log_out):
         if kind is None:
             kind = FAST_HALF[dt] = int(FAST_HALF_KIND(dt))
         half = kind
-        if not half:
+        if not half or ax != nd - 1:   # 16-bit x along another axis: the full path's copy
             return None
     if out is None:
         res = np.empty_like(a) if half else cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(a), t, 0)
@@ -1022,21 +1024,23 @@ def fast_plan(x, axis, out, algorithm, num_threads, scale, where, bint log_out):
         if named is None:
             return None
         algo = named
-    if where is not None and (half or not fast_mask(where, a)):
+    if where is not None and (half or ax != nd - 1 or not fast_mask(where, a)):
         return None
     nt = fast_threads(num_threads)
     if nt == 0:
         return None
-    return res, algo, half, sc, nt
+    return res, algo, half, sc, ax, nt
 
 
-def fast_lse_plan(x, axis, num_threads):
+def fast_lse_plan(x, axis, bint keepdims, num_threads):
     """logsumexp's common call: an ndarray `x` (C-contiguous, aligned, native float32 or
-    float64, not empty) reduced along its last axis or whole (axis None), num_threads as for
-    `fast_plan`. Returns (result array, whole, threads) for `logsumexp_rows` (the result 0-d
-    when `whole` or x is 1-D), or None: the call takes the full path."""
+    float64, not empty) reduced along one axis (a Python int) or whole (axis None), with or
+    without keepdims, num_threads as for `fast_plan`. Returns (result array, axis, threads)
+    for `logsumexp_rows` (axis -1 when whole; the result 0-d when it keeps no dim), or None:
+    the call takes the full path."""
     cdef cnp.ndarray a
-    cdef int t, nd, nt
+    cdef int t, nd, nt, ax = -1, d, k = 0
+    cdef cnp.npy_intp dims[64]
     cdef bint whole = axis is None
     if type(x) is not cnp.ndarray:
         return None
@@ -1046,12 +1050,22 @@ def fast_lse_plan(x, axis, num_threads):
     if (nd == 0 or cnp.PyArray_SIZE(a) == 0 or not fast_layout(a)
             or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64)):
         return None
-    if not whole and not (type(axis) is int and (axis == -1 or axis == nd - 1)):
-        return None
+    if not whole:
+        if not (type(axis) is int and -nd <= axis < nd):
+            return None
+        ax = axis + nd if axis < 0 else axis
     nt = fast_threads(num_threads)
     if nt == 0:
         return None
-    return cnp.PyArray_EMPTY(0 if whole else nd - 1, cnp.PyArray_DIMS(a), t, 0), whole, nt
+    for d in range(nd):   # the result's dims: x's without the reduced ones, or 1 for them
+        if d == ax or whole:
+            if keepdims:
+                dims[k] = 1
+                k += 1
+        else:
+            dims[k] = cnp.PyArray_DIM(a, d)
+            k += 1
+    return cnp.PyArray_EMPTY(k, dims, t, 0), ax, nt
 
 
 cdef inline const unsigned char *mask_row(const unsigned char *m0, Py_ssize_t r, int nd,
@@ -1113,16 +1127,21 @@ cdef int run_masked_rows(bint lg, int algo, const floating *x, floating *y,
 
 
 def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int half_kind,
-                 double scale, where, int num_threads):
-    """The fast path's entry: softmax along the last axis of a non-empty, C-contiguous, aligned,
-    native float32/float64 `x` (or float16 / bfloat16: `half_kind` 1 / 2, computed in float32)
-    into `y` of the same shape and dtype, with `where` None or a boolean array broadcasting to
-    x (float32/float64; the caller checked all that, `fast_plan`). Takes the data pointers
-    directly: acquiring typed memoryviews costs more than the whole computation of a tiny
-    input."""
-    cdef Py_ssize_t n = cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1)
-    cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
+                 double scale, where, int axis, int num_threads):
+    """The fast path's entry: softmax along `axis` (0..ndim-1) of a non-empty, C-contiguous,
+    aligned, native float32/float64 `x` (or float16 / bfloat16: `half_kind` 1 / 2, computed in
+    float32, last axis) into `y` of the same shape and dtype, with `where` None or a boolean
+    array broadcasting to x (float32/float64, last axis; the caller checked all that,
+    `fast_plan`). Takes the data pointers directly: acquiring typed memoryviews costs more
+    than the whole computation of a tiny input."""
     cdef int rc, d, k, nd = cnp.PyArray_NDIM(x), wd
+    cdef Py_ssize_t n = cnp.PyArray_DIM(x, axis)
+    cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
+    cdef Py_ssize_t inner = 1   # the (rows / inner, n, inner) block of the full path's plan
+    for d in range(axis + 1, nd):
+        inner *= cnp.PyArray_DIM(x, d)
+    if n == 1:   # a reduced dim of length 1: rows of one element, as the full path plans them
+        inner = 1
     cdef Py_ssize_t dims[32]
     cdef Py_ssize_t mst[32]
     cdef cnp.ndarray w
@@ -1154,13 +1173,15 @@ def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int 
     elif cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
         with nogil:
             rc = run_softmax(log_out, algorithm, <const float *> cnp.PyArray_DATA(x),
-                             <float *> cnp.PyArray_DATA(y), rows, n, 1, n, 1, 1, n, 1, 1,
-                             <float> scale, num_threads)
+                             <float *> cnp.PyArray_DATA(y), rows // inner, n, inner,
+                             n * inner, inner, 1, n * inner, inner, 1, <float> scale,
+                             num_threads)
     else:
         with nogil:
             rc = run_softmax(log_out, algorithm, <const double *> cnp.PyArray_DATA(x),
-                             <double *> cnp.PyArray_DATA(y), rows, n, 1, n, 1, 1, n, 1, 1,
-                             <double> scale, num_threads)
+                             <double *> cnp.PyArray_DATA(y), rows // inner, n, inner,
+                             n * inner, inner, 1, n * inner, inner, 1, <double> scale,
+                             num_threads)
     if rc != 0:
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
@@ -1204,22 +1225,28 @@ def logsumexp_3d(const floating[:, :, :] x, floating[:, :] out, double scale, in
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 
 
-def logsumexp_rows(cnp.ndarray x, cnp.ndarray out, bint whole, int num_threads):
-    """The fast path of logsumexp: along the last axis (all of it when `whole`) of a non-empty,
+def logsumexp_rows(cnp.ndarray x, cnp.ndarray out, int axis, int num_threads):
+    """The fast path of logsumexp: along `axis` (0..ndim-1; -1: all of x) of a non-empty,
     C-contiguous, aligned, native float32/float64 `x` into the contiguous `out` (x.size // n
     elements, same dtype)."""
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x) if whole else cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1)
+    cdef int d, nd = cnp.PyArray_NDIM(x)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x) if axis < 0 else cnp.PyArray_DIM(x, axis)
     cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
+    cdef Py_ssize_t inner = 1   # the (rows / inner, n, inner) block of the full path's plan
     cdef int rc
+    if axis >= 0 and n > 1:   # (rows of one element when n is 1, as the full path plans them)
+        for d in range(axis + 1, nd):
+            inner *= cnp.PyArray_DIM(x, d)
     if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
         with nogil:
             rc = run_logsumexp(<const float *> cnp.PyArray_DATA(x), <float *> cnp.PyArray_DATA(out),
-                               rows, n, 1, n, 1, 1, 1, 1, <float> 1.0, num_threads)
+                               rows // inner, n, inner, n * inner, inner, 1, inner, 1,
+                               <float> 1.0, num_threads)
     else:
         with nogil:
             rc = run_logsumexp(<const double *> cnp.PyArray_DATA(x),
-                               <double *> cnp.PyArray_DATA(out), rows, n, 1, n, 1, 1, 1, 1,
-                               <double> 1.0, num_threads)
+                               <double *> cnp.PyArray_DATA(out), rows // inner, n, inner,
+                               n * inner, inner, 1, inner, 1, <double> 1.0, num_threads)
     if rc != 0:
         raise MemoryError("softmax_fast: out of memory for a row buffer")
 

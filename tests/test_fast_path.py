@@ -29,7 +29,10 @@ def _refused_calls():
         "int": (x.astype(np.int32), -1, None, "auto", None),
         "strided": (_plain(shape=(3, 16))[:, ::2], -1, None, "auto", None),
         "unaligned": (unaligned, -1, None, "auto", None),
-        "axis 0": (x, 0, None, "auto", None),
+        "axis out of range": (x, 2, None, "auto", None),
+        "axis negative out of range": (x, -3, None, "auto", None),
+        "axis tuple": (x, (0,), None, "auto", None),
+        "axis 0 float16": (x.astype(np.float16), 0, None, "auto", None),
         "axis bool": (x, True, None, "auto", None),
         "axis numpy int": (x, np.int64(-1), None, "auto", None),
         "axis huge": (x, 2 ** 70, None, "auto", None),
@@ -82,10 +85,14 @@ def test_fast_plan_refuses_uncommon_calls(case, log):
 def test_fast_plan_takes_common_calls(dtype):
     x = _plain(dtype)
     out = np.empty_like(x)
-    for axis, o, nt, scale in ((-1, None, None, None), (1, out, 1, 0.5), (-1, x, 2, -3.0)):
+    cases = [(-1, None, None, None), (1, out, 1, 0.5), (-1, x, 2, -3.0)]
+    if dtype != np.float16:   # another axis: float32 / float64 only
+        cases += [(0, None, None, None), (-2, out, 1, 2.0)]
+    for axis, o, nt, scale in cases:
         plan = _core.fast_plan(x, axis, o, "auto", nt, scale, None, False)
         assert plan is not None
-        res, algo, half, sc, threads = plan
+        res, algo, half, sc, ax, threads = plan
+        assert ax == axis % x.ndim
         assert res.shape == x.shape and res.dtype == x.dtype
         assert (res is o) if o is not None else not np.shares_memory(res, x)
         assert half == (1 if dtype == np.float16 else 0)
@@ -117,13 +124,19 @@ def test_fast_path_scale_same_bits_as_full_path(dtype, log, scale):
 
 def test_fast_lse_plan():
     x = _plain()
-    res, whole, nt = _core.fast_lse_plan(x, None, 1)
-    assert whole and res.shape == () and nt == 1
-    res, whole, nt = _core.fast_lse_plan(x, -1, None)
-    assert not whole and res.shape == (3,) and res.dtype == np.float32
-    for args in ((x, 0, None), (x.astype(">f4"), -1, None), (x[:, ::2], -1, None),
-                 (x.astype(np.float16), -1, None), (x, -1, 0), (x, True, None),
-                 (np.empty((0, 3), np.float32), -1, None), (x.tolist(), -1, None)):
+    res, ax, nt = _core.fast_lse_plan(x, None, False, 1)
+    assert ax == -1 and res.shape == () and nt == 1
+    res, ax, nt = _core.fast_lse_plan(x, None, True, 1)
+    assert ax == -1 and res.shape == (1, 1)
+    res, ax, nt = _core.fast_lse_plan(x, -1, False, None)
+    assert ax == 1 and res.shape == (3,) and res.dtype == np.float32
+    res, ax, nt = _core.fast_lse_plan(x, 0, True, None)
+    assert ax == 0 and res.shape == (1, 8)
+    for args in ((x, 2, False, None), (x, -3, False, None), (x, (0,), False, None),
+                 (x.astype(">f4"), -1, False, None), (x[:, ::2], -1, False, None),
+                 (x.astype(np.float16), -1, False, None), (x, -1, False, 0),
+                 (x, True, False, None), (np.empty((0, 3), np.float32), -1, False, None),
+                 (x.tolist(), -1, False, None)):
         assert _core.fast_lse_plan(*args) is None
     np.testing.assert_array_equal(sf.logsumexp(x, axis=-1), sf.logsumexp(x.copy(order="F"), axis=-1))
     assert sf.logsumexp(x) == sf.logsumexp(x.astype(">f4"))
@@ -186,3 +199,79 @@ def test_fast_plan_refuses_uncommon_masks():
     deep = np.zeros((1,) * 40 + (4,), np.float32)
     assert _core.fast_plan(deep, -1, None, "auto", None, None, np.ones(4, bool), False) is None
     assert _core.fast_plan(deep[0], -1, None, "auto", None, None, None, False) is not None
+
+
+# shapes for another axis: dims of length 1 around and as the reduced one, wide and narrow
+# inner blocks (column panels), long columns
+AXIS_SHAPES = [(7, 5), (1, 9), (9, 1), (3, 1, 4), (2, 3, 4, 5), (300, 70), (5, 2, 130),
+               (4097, 3), (2, 40000, 2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", AXIS_SHAPES)
+def test_fast_path_any_axis_same_bits_as_full_path(dtype, shape):
+    """softmax / log_softmax / logsumexp along any axis of a C-contiguous array take the fast
+    path and give the bits of the full path (taken with dtype=), with scale=, out= (in place
+    too), keepdims, special values, one and two threads."""
+    rng = np.random.default_rng(len(shape) * 100 + shape[0])
+    x = (rng.standard_normal(shape) * 8).astype(dtype)
+    flat = x.reshape(-1)
+    flat[rng.integers(0, x.size, 3)] = [np.inf, -np.inf, np.nan][: min(3, x.size)]
+    for axis in range(-x.ndim, x.ndim):
+        for log in (False, True):
+            fn = sf.log_softmax if log else sf.softmax
+            assert _core.fast_plan(x, axis, None, "auto", None, None, None, log) is not None
+            for nt, scale in ((1, None), (2, -1.5)):
+                want = fn(x, axis=axis, num_threads=nt, scale=scale, dtype=dtype)
+                assert _same(fn(x, axis=axis, num_threads=nt, scale=scale), want), (axis, log)
+                y = x.copy()
+                assert fn(y, axis=axis, num_threads=nt, scale=scale, out=y) is y
+                assert _same(y, want), (axis, log, "in place")
+        for keepdims in (False, True):
+            assert _core.fast_lse_plan(x, axis, keepdims, None) is not None
+            for nt in (1, 2):
+                got = sf.logsumexp(x, axis=axis, keepdims=keepdims, num_threads=nt)
+                want = sf.logsumexp(x, axis=axis, keepdims=keepdims, num_threads=nt, dtype=dtype)
+                assert got.shape == want.shape and got.dtype == want.dtype
+                assert _same(got, want), (axis, keepdims)
+    got = sf.logsumexp(x, keepdims=True)
+    assert got.shape == (1,) * x.ndim and _same(got, sf.logsumexp(x, keepdims=True, dtype=dtype))
+
+
+@pytest.mark.parametrize("src", [np.float16, np.float32, np.float64, np.int32, np.bool_])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, "float64", np.dtype("<f4")])
+def test_fast_path_dtype_widening_same_as_full_path(src, dtype, monkeypatch):
+    """dtype= that widens x (or names its own dtype) takes the fast path on x cast first, as
+    the full path does; narrowing, non-native and non-float dtypes are left to the full path.
+    Either way the result is the full path's (forced here by refusing every fast plan)."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((4, 33)) * 5).astype(src)
+    calls = []
+    for log in (False, True):
+        fn = sf.log_softmax if log else sf.softmax
+        for axis in (-1, 0):
+            got = fn(x, axis=axis, dtype=dtype)
+            with monkeypatch.context() as m:
+                m.setattr(_core, "fast_plan", lambda *a: calls.append(a) and None)
+                want = fn(x, axis=axis, dtype=dtype)
+            assert got.dtype == want.dtype == np.dtype(dtype)
+            assert _same(got, want), (log, axis)
+    from softmax_fast import _api
+    wide = np.dtype(dtype).itemsize >= np.dtype(src).itemsize or np.dtype(src).kind != "f"
+    assert (_api._fast_widening(x, dtype) is not None) == wide
+    assert bool(calls) == wide   # the gate was asked (and refused) when the cast was fast
+
+
+def test_fast_path_dtype_refusals():
+    from softmax_fast import _api
+    x = _plain()
+    for dtype in (np.float16, ">f8", np.int32, "complex64", [("a", "f4")], object):
+        assert _api._fast_widening(x, dtype) is None
+    assert _api._fast_widening(x.tolist(), np.float64) is None
+    assert _api._fast_widening(x.astype(np.float64), np.float32) is None   # narrowing
+    # an out= overlapping x with another dtype: the full path's error, not a computed result
+    buf = np.zeros(x.size * 2, np.float32)
+    xs = buf[: x.size].reshape(x.shape)
+    xs[...] = x
+    with pytest.raises(ValueError, match="overlaps"):
+        sf.softmax(xs, dtype=np.float64, out=buf.view(np.float64).reshape(x.shape))
