@@ -831,6 +831,10 @@ def _real_in(value: Any, name: str, lo: float, hi: float) -> float:
 
 def cross_entropy(logits: Any, target: Any, axis: Any, reduction: Any, ignore_index: Any,
                   label_smoothing: Any, num_threads: Any) -> Any:
+    fast = _fused.cross_entropy_fast(logits, target, axis, reduction, ignore_index,
+                                     label_smoothing, num_threads)
+    if fast is not None:   # the common call (class indices, class axis last), judged in C
+        return fast
     arr, mask_where = _as_input(logits, "logits")
     _no_mask(mask_where, "logits", "cross_entropy")
     result_dtype, compute = _dtypes(arr.dtype, None)
@@ -886,7 +890,7 @@ def cross_entropy(logits: Any, target: Any, axis: Any, reduction: Any, ignore_in
     if reduction == "none":
         res = _cast(loss.reshape(batch), result_dtype)
         return res[()] if res.ndim == 0 else res
-    total = float(np.sum(loss))   # pairwise, in float64
+    total = _fused.loss_total(loss)   # compensated, in float64
     if reduction == "mean":
         total = total / kept if kept else math.nan
     return _cast(np.asarray(total), result_dtype)[()]

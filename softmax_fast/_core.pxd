@@ -26,3 +26,6 @@ cdef int one_row(bint lg, int algo, const floating *x, Py_ssize_t xs, floating *
 
 cdef double row_logsumexp_finish(const floating *x, Py_ssize_t n, Py_ssize_t stride, floating sc,
                                  sf_partial p) noexcept nogil
+
+# the fast path's num_threads: the count for None or an int in 1..max_threads, else 0
+cdef int fast_threads(num_threads) except -1

@@ -11,6 +11,16 @@ def cross_entropy_index(
     eps: float,
     num_threads: int,
 ) -> None: ...
+def loss_total(loss: np.ndarray[Any, Any]) -> float: ...
+def cross_entropy_fast(
+    logits: Any,
+    target: Any,
+    axis: Any,
+    reduction: Any,
+    ignore_index: Any,
+    label_smoothing: Any,
+    num_threads: Any,
+) -> Any: ...
 def cross_entropy_probs(
     x: np.ndarray[Any, Any],
     target: np.ndarray[Any, Any],

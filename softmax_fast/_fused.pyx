@@ -18,9 +18,14 @@ from libc.stdlib cimport malloc, free, qsort
 from libc.math cimport exp, log1p, isfinite, INFINITY, NAN
 from libc.stdint cimport int64_t
 
+cimport numpy as cnp
+import numpy as np
+
 from softmax_fast._core cimport (sf_partial, floating, kernel_table, blocked_partial, one_row,
-                                 row_logsumexp_finish)
+                                 row_logsumexp_finish, fast_threads)
 from softmax_fast import _core
+
+cnp.import_array()
 
 # Only the fields of the kernel table read here; the C compiler sees the full struct.
 cdef extern from "softmax_fast.h" nogil:
@@ -194,29 +199,143 @@ cdef double ce_probs_row(const floating *x, const floating *t, Py_ssize_t n, dou
     return total
 
 
+cdef void ce_index_rows(const floating *x0, Py_ssize_t R, Py_ssize_t n, const int64_t *target,
+                        double *loss, bint has_ignore, int64_t ignore_index, double eps,
+                        int num_threads) noexcept nogil:
+    """loss[r] = the cross entropy of row r of the (R, n) x0 (n >= 1 classes) with class
+    target[r]; 0 for rows whose target is ignore_index (when has_ignore)."""
+    cdef Py_ssize_t r
+    cdef int nt
+    if n >= SPLIT_MIN and R < num_threads:   # few long rows: threads share each row's blocks
+        nt = plan_threads(n, (n + BLOCK - 1) // BLOCK, num_threads)
+        for r in range(R):
+            if has_ignore and target[r] == ignore_index:
+                loss[r] = 0.0
+            else:
+                loss[r] = ce_index_row(x0 + r * n, n, target[r], eps, nt, NULL)
+    else:
+        nt = plan_threads(R * n, R, num_threads)
+        for r in prange(R, num_threads=nt, schedule='guided'):
+            if has_ignore and target[r] == ignore_index:
+                loss[r] = 0.0
+            else:
+                loss[r] = ce_index_row(x0 + r * n, n, target[r], eps, 1,
+                                       x0 + (r + 1) * n if r + 1 < R else NULL)
+
+
 def cross_entropy_index(const floating[:, ::1] x, const int64_t[::1] target, double[::1] loss,
                         bint has_ignore, int64_t ignore_index, double eps, int num_threads):
     """loss[r] = the cross entropy of row r of x (n >= 1 classes) with class target[r]; 0 for
     rows whose target is ignore_index (when has_ignore). Targets were checked by the caller."""
-    cdef Py_ssize_t R = x.shape[0], n = x.shape[1], r
-    cdef int nt
-    cdef const floating *x0 = &x[0, 0]
     with nogil:
-        if n >= SPLIT_MIN and R < num_threads:   # few long rows: threads share each row's blocks
-            nt = plan_threads(n, (n + BLOCK - 1) // BLOCK, num_threads)
-            for r in range(R):
-                if has_ignore and target[r] == ignore_index:
-                    loss[r] = 0.0
-                else:
-                    loss[r] = ce_index_row(x0 + r * n, n, target[r], eps, nt, NULL)
+        ce_index_rows(&x[0, 0], x.shape[0], x.shape[1], &target[0], &loss[0], has_ignore,
+                      ignore_index, eps, num_threads)
+
+
+cdef double total_of(const double *a, Py_ssize_t n) noexcept nogil:
+    """The sum of n doubles, compensated (Neumaier): cross_entropy's "sum" and "mean"."""
+    cdef double s = 0.0, c = 0.0
+    cdef Py_ssize_t i
+    for i in range(n):
+        neumaier_add(&s, &c, a[i])
+    return neumaier_total(s, c)
+
+
+def loss_total(const double[::1] loss):
+    """The sum of the losses, compensated (Neumaier), as cross_entropy's fast path takes it."""
+    return total_of(&loss[0], loss.shape[0]) if loss.shape[0] else 0.0
+
+
+cdef inline bint plain_array(cnp.ndarray a) noexcept:
+    return (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+            and cnp.PyArray_ISNOTSWAPPED(a))
+
+
+def cross_entropy_fast(logits, target, axis, reduction, ignore_index, label_smoothing,
+                       num_threads):
+    """cross_entropy's common call, judged and computed here: C-contiguous, aligned, native
+    float32/float64 logits (not empty) with the class axis last (a Python int), int64 class
+    indices shaped as the other axes (C-contiguous, all in range or ignore_index), reduction
+    a str, ignore_index None or a Python int, label_smoothing a Python float or int in [0, 1],
+    num_threads as for the core's fast path. Returns the result (the full path's, bit for
+    bit), or None: the call takes the full path, which checks and explains every argument."""
+    cdef cnp.ndarray x, t, loss, res
+    cdef int nd, d, typ, nt, red
+    cdef Py_ssize_t n, R, r, ignored = 0
+    cdef int64_t ign = 0, v
+    cdef bint has_ignore = ignore_index is not None
+    cdef double eps, total
+    cdef const int64_t *tg
+    cdef double *lp
+    cdef float *rp
+    if type(logits) is not cnp.ndarray or type(target) is not cnp.ndarray or type(axis) is not int:
+        return None
+    x = <cnp.ndarray> logits
+    t = <cnp.ndarray> target
+    nd = cnp.PyArray_NDIM(x)
+    typ = cnp.PyArray_TYPE(x)
+    if (nd == 0 or cnp.PyArray_SIZE(x) == 0 or not plain_array(x)
+            or (typ != cnp.NPY_FLOAT32 and typ != cnp.NPY_FLOAT64)
+            or not (axis == -1 or axis == nd - 1)):
+        return None
+    if (cnp.PyArray_TYPE(t) != cnp.NPY_INT64 or not plain_array(t)
+            or cnp.PyArray_NDIM(t) != nd - 1):
+        return None
+    for d in range(nd - 1):
+        if cnp.PyArray_DIM(t, d) != cnp.PyArray_DIM(x, d):
+            return None
+    if type(reduction) is not str:
+        return None
+    red = 0 if reduction == "none" else 1 if reduction == "sum" else 2 if reduction == "mean" else -1
+    if red < 0:
+        return None
+    if has_ignore:
+        if type(ignore_index) is not int or not -2**63 <= ignore_index < 2**63:
+            return None
+        ign = ignore_index
+    if type(label_smoothing) is not float and type(label_smoothing) is not int:
+        return None
+    eps = label_smoothing
+    if not 0.0 <= eps <= 1.0:
+        return None
+    nt = fast_threads(num_threads)
+    if nt == 0:
+        return None
+    n = cnp.PyArray_DIM(x, nd - 1)
+    R = cnp.PyArray_SIZE(x) // n
+    tg = <const int64_t *> cnp.PyArray_DATA(t)
+    for r in range(R):   # an index out of range: the full path says which and where
+        v = tg[r]
+        if has_ignore and v == ign:
+            ignored += 1
+        elif v < 0 or v >= n:
+            return None
+    loss = cnp.PyArray_EMPTY(nd - 1, cnp.PyArray_DIMS(x), cnp.NPY_FLOAT64, 0)
+    lp = <double *> cnp.PyArray_DATA(loss)
+    if ignored < R:
+        if typ == cnp.NPY_FLOAT32:
+            with nogil:
+                ce_index_rows(<const float *> cnp.PyArray_DATA(x), R, n, tg, lp, has_ignore, ign,
+                              eps, nt)
         else:
-            nt = plan_threads(R * n, R, num_threads)
-            for r in prange(R, num_threads=nt, schedule='guided'):
-                if has_ignore and target[r] == ignore_index:
-                    loss[r] = 0.0
-                else:
-                    loss[r] = ce_index_row(x0 + r * n, n, target[r], eps, 1,
-                                           x0 + (r + 1) * n if r + 1 < R else NULL)
+            with nogil:
+                ce_index_rows(<const double *> cnp.PyArray_DATA(x), R, n, tg, lp, has_ignore,
+                              ign, eps, nt)
+    else:
+        for r in range(R):
+            lp[r] = 0.0
+    if red == 0:
+        if typ == cnp.NPY_FLOAT64:
+            return loss if nd > 1 else loss[()]
+        res = cnp.PyArray_EMPTY(nd - 1, cnp.PyArray_DIMS(x), cnp.NPY_FLOAT32, 0)
+        rp = <float *> cnp.PyArray_DATA(res)
+        for r in range(R):
+            rp[r] = <float> lp[r]
+        return res if nd > 1 else res[()]
+    total = total_of(lp, R)
+    if red == 2:
+        total = total / (R - ignored) if ignored < R else NAN
+    return np.float64(total) if typ == cnp.NPY_FLOAT64 else np.float32(total)
 
 
 def cross_entropy_probs(const floating[:, ::1] x, const floating[:, ::1] target,

@@ -231,3 +231,84 @@ def test_matches_torch(isa, dtype, eps, reduction):
                            label_smoothing=eps).numpy()
     np.testing.assert_allclose(sf.cross_entropy(x, t, reduction=reduction, label_smoothing=eps),
                                want, rtol=rtol, atol=rtol)
+
+
+def _full_path(monkeypatch, fn, *args, **kw):
+    """fn(*args, **kw) with cross_entropy's fast gate refusing every call."""
+    from softmax_fast import _fused
+    with monkeypatch.context() as m:
+        m.setattr(_fused, "cross_entropy_fast", lambda *a: None)
+        return fn(*args, **kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (5, 9), (2, 3, 40), (3, 70000)])
+def test_fast_path_same_bits_as_full_path(dtype, shape, monkeypatch):
+    """The common call (int64 class indices, class axis last) is judged and computed in C
+    (`_fused.cross_entropy_fast`) and gives the full path's results bit for bit: every
+    reduction, ignore_index (some rows, every row), label smoothing, special values, threads."""
+    from softmax_fast import _fused
+    rng = np.random.default_rng(sum(shape))
+    x = (rng.standard_normal(shape) * 6).astype(dtype)
+    n = shape[-1]
+    t = rng.integers(0, n, shape[:-1]).astype(np.int64)
+    x.reshape(-1, n)[0, 1] = np.nan
+    if x.ndim > 1 and x.shape[0] > 2:
+        x.reshape(-1, n)[1, 2] = np.inf
+        x.reshape(-1, n)[2, :] = -np.inf
+    everything_ignored = np.full_like(t, 3)
+    for target, ignore in ((t, None), (t, int(t.reshape(-1)[0])), (everything_ignored, 3)):
+        for reduction in ("none", "sum", "mean"):
+            for eps in (0.0, 0.25, 1):
+                for nt in (1, 2):
+                    kw = dict(reduction=reduction, ignore_index=ignore, label_smoothing=eps,
+                              num_threads=nt)
+                    assert _fused.cross_entropy_fast(x, target, -1, reduction, ignore, eps,
+                                                     nt) is not None
+                    got = sf.cross_entropy(x, target, **kw)
+                    want = _full_path(monkeypatch, sf.cross_entropy, x, target, **kw)
+                    assert type(got) is type(want)
+                    got, want = np.asarray(got), np.asarray(want)
+                    assert got.dtype == want.dtype and got.shape == want.shape
+                    assert np.array_equal(got, want, equal_nan=True), (reduction, ignore, eps)
+
+
+def test_fast_path_refusals_reach_the_full_path():
+    """What the gate does not take goes to the full path, which computes or explains it."""
+    from softmax_fast import _fused
+    x = np.linspace(-2, 2, 24).reshape(4, 6).astype(np.float32)
+    t = np.array([0, 5, 2, 1])
+    refused = {
+        "target int32": (x, t.astype(np.int32), -1, "mean", None, 0.0, None),
+        "target list": (x, t.tolist(), -1, "mean", None, 0.0, None),
+        "target out of range": (x, np.array([0, 6, 2, 1]), -1, "mean", None, 0.0, None),
+        "target negative": (x, np.array([0, -1, 2, 1]), -1, "mean", None, 0.0, None),
+        "target shape": (x, t[:3], -1, "mean", None, 0.0, None),
+        "axis 0": (x, np.array([0, 1, 2, 3, 0, 1]), 0, "mean", None, 0.0, None),
+        "axis numpy int": (x, t, np.int64(-1), "mean", None, 0.0, None),
+        "logits strided": (x[:, ::2], np.array([0, 1, 2, 0]), -1, "mean", None, 0.0, None),
+        "logits int": (x.astype(np.int64), t, -1, "mean", None, 0.0, None),
+        "logits float16": (x.astype(np.float16), t, -1, "mean", None, 0.0, None),
+        "probabilities": (x, np.full_like(x, 1 / 6), -1, "mean", None, 0.0, None),
+        "reduction unknown": (x, t, -1, "avg", None, 0.0, None),
+        "reduction not str": (x, t, -1, None, None, 0.0, None),
+        "ignore numpy int": (x, t, -1, "mean", np.int64(0), 0.0, None),
+        "ignore huge": (x, t, -1, "mean", 2 ** 70, 0.0, None),
+        "smoothing bool": (x, t, -1, "mean", None, True, None),
+        "smoothing numpy": (x, t, -1, "mean", None, np.float64(0.1), None),
+        "smoothing above 1": (x, t, -1, "mean", None, 1.5, None),
+        "smoothing nan": (x, t, -1, "mean", None, float("nan"), None),
+        "threads 0": (x, t, -1, "mean", None, 0.0, 0),
+    }
+    for name, args in refused.items():
+        assert _fused.cross_entropy_fast(*args) is None, name
+        logits, target, axis, reduction, ignore, eps, nt = args
+        kw = dict(axis=axis, reduction=reduction, ignore_index=ignore, label_smoothing=eps,
+                  num_threads=nt)
+        try:
+            want = sf.cross_entropy(np.array(logits), np.array(target), **kw)
+        except Exception as e:   # the full path's verdict on the arguments
+            with pytest.raises(type(e)):
+                sf.cross_entropy(logits, target, **kw)
+            continue
+        np.testing.assert_array_equal(sf.cross_entropy(logits, target, **kw), want)
