@@ -619,6 +619,11 @@ def logsumexp(x: Any, axis: Any, keepdims: bool, out: Any, dtype: Any, where: An
 
 def sigmoid_like(x: Any, out: Any, dtype: Any, num_threads: Any, log: bool) -> Any:
     """sigmoid (log=False) or log_sigmoid (log=True), elementwise: `softmax_fast.sigmoid`."""
+    if dtype is None:   # the common call (_core.fast_elementwise says which), computed in C
+        fast = _core.fast_elementwise(x, out, _core.LOG_SIGMOID if log else _core.SIGMOID,
+                                      num_threads)
+        if fast is not None:
+            return fast
     arr, _ = _as_input(x)    # a masked array's data; elementwise, the mask has nothing to do
     result_dtype, compute = _dtypes(arr.dtype, dtype)
     nt = _threads(num_threads)

@@ -931,6 +931,30 @@ cdef inline bint fast_layout(cnp.ndarray a) noexcept:
             and cnp.PyArray_ISNOTSWAPPED(a))
 
 
+cdef bint fast_out(out, cnp.ndarray a) noexcept:
+    """`out` an ndarray the fast path may write a result of `a`'s shape and dtype into:
+    C-contiguous, aligned, native, writeable, and `a` itself or not overlapping it."""
+    cdef cnp.ndarray res
+    cdef int d, nd = cnp.PyArray_NDIM(a)
+    cdef char *lo
+    cdef char *hi
+    if type(out) is not cnp.ndarray:
+        return False
+    res = <cnp.ndarray> out
+    if (cnp.PyArray_NDIM(res) != nd or cnp.PyArray_TYPE(res) != cnp.PyArray_TYPE(a)
+            or not fast_layout(res) or not cnp.PyArray_ISWRITEABLE(res)):
+        return False
+    for d in range(nd):
+        if cnp.PyArray_DIM(res, d) != cnp.PyArray_DIM(a, d):
+            return False
+    if res is not a:   # both contiguous: their byte ranges tell whether they overlap
+        lo = <char *> cnp.PyArray_DATA(a)
+        hi = <char *> cnp.PyArray_DATA(res)
+        if (lo < hi + cnp.PyArray_NBYTES(res)) and (hi < lo + cnp.PyArray_NBYTES(a)):
+            return False
+    return True
+
+
 cdef int fast_threads(num_threads) except -1:
     """A fast-path call's num_threads: None (the OpenMP runtime's count, read at each call) or
     an int in 1..max_threads; 0 for anything else (the full path checks and explains it)."""
@@ -970,10 +994,8 @@ def fast_plan(x, axis, out, algorithm, num_threads, scale, where, bint log_out):
     axis in 0..ndim-1, threads) for `softmax_rows`, or None: the call takes the full path,
     which checks and explains every argument."""
     cdef cnp.ndarray a, res
-    cdef int t, half = 0, nd, d, algo, nt, ax
+    cdef int t, half = 0, nd, algo, nt, ax
     cdef double sc = 1.0
-    cdef char *lo
-    cdef char *hi
     if type(x) is not cnp.ndarray or type(axis) is not int:
         return None
     if scale is not None:
@@ -1000,21 +1022,10 @@ def fast_plan(x, axis, out, algorithm, num_threads, scale, where, bint log_out):
             return None
     if out is None:
         res = np.empty_like(a) if half else cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(a), t, 0)
-    elif type(out) is cnp.ndarray:
-        res = <cnp.ndarray> out
-        if (cnp.PyArray_NDIM(res) != nd or cnp.PyArray_TYPE(res) != t or not fast_layout(res)
-                or not cnp.PyArray_ISWRITEABLE(res)):
-            return None
-        for d in range(nd):
-            if cnp.PyArray_DIM(res, d) != cnp.PyArray_DIM(a, d):
-                return None
-        if res is not a:   # both contiguous: their byte ranges tell whether they overlap
-            lo = <char *> cnp.PyArray_DATA(a)
-            hi = <char *> cnp.PyArray_DATA(res)
-            if (lo < hi + cnp.PyArray_NBYTES(res)) and (hi < lo + cnp.PyArray_NBYTES(a)):
-                return None
-    else:
+    elif not fast_out(out, a):
         return None
+    else:
+        res = <cnp.ndarray> out
     if type(algorithm) is not str:
         return None
     if algorithm == "auto":
@@ -1598,6 +1609,34 @@ cdef void run_half_elementwise(int op, bint bf16, const uint16_t *x, uint16_t *y
     for t in prange(tasks, num_threads=nt, schedule='static'):
         lo = t * EW_TASK
         half_elementwise(op, bf16, x + lo, y + lo, min(EW_TASK, n - lo))
+
+
+def fast_elementwise(x, out, int op, num_threads):
+    """sigmoid's / log_sigmoid's common call (op SIGMOID / LOG_SIGMOID), computed here: an
+    ndarray `x` of at least one dim (C-contiguous, aligned, native float32 or float64), `out`
+    None or an ndarray of x's shape and dtype (C-contiguous) that does not overlap x (or is x),
+    num_threads as for `fast_plan`. Returns the result, or None: the call takes the full
+    path."""
+    cdef cnp.ndarray a, res
+    cdef int t, nd, nt
+    if type(x) is not cnp.ndarray:
+        return None
+    a = <cnp.ndarray> x
+    nd = cnp.PyArray_NDIM(a)
+    t = cnp.PyArray_TYPE(a)
+    if nd == 0 or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not fast_layout(a):
+        return None
+    if out is None:
+        res = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(a), t, 0)
+    elif fast_out(out, a):
+        res = <cnp.ndarray> out
+    else:
+        return None
+    nt = fast_threads(num_threads)
+    if nt == 0:
+        return None
+    elementwise(a, res, op, 0, nt)
+    return res
 
 
 def elementwise(cnp.ndarray x, cnp.ndarray y, int op, int half_kind, int num_threads):

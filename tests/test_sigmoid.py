@@ -226,3 +226,39 @@ def test_matches_torch(isa, dtype, rng):
     np.testing.assert_allclose(sf.sigmoid(x), torch.sigmoid(t).numpy(), rtol=rtol, atol=atol)
     np.testing.assert_allclose(sf.log_sigmoid(x),
                                torch.nn.functional.logsigmoid(t).numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fn_name", ["sigmoid", "log_sigmoid"])
+def test_fast_path_same_bits_as_full_path(dtype, fn_name, monkeypatch):
+    """The common call (C-contiguous float32/float64 ndarray, out= None or fit) is computed
+    straight from _core.fast_elementwise, with the full path's bits; what it refuses (0-d,
+    strided, Fortran order, byte-swapped, a list, dtype=, an overlapping or unfit out=) takes
+    the full path."""
+    from softmax_fast import _core
+    fn = getattr(sf, fn_name)
+    op = _core.LOG_SIGMOID if fn_name == "log_sigmoid" else _core.SIGMOID
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((3, 5000)) * 30).astype(dtype)
+    x[0, :4] = [np.nan, np.inf, -np.inf, 0.0]
+    with monkeypatch.context() as m:
+        m.setattr(_core, "fast_elementwise", lambda *a: None)
+        want = fn(x)
+    for nt in (None, 1, 2):
+        assert _core.fast_elementwise(x, None, op, nt) is not None
+        got = fn(x, num_threads=nt)
+        assert got.dtype == x.dtype and got.tobytes() == want.tobytes()
+    out = np.empty_like(x)
+    assert fn(x, out=out) is out and out.tobytes() == want.tobytes()
+    y = x.copy()
+    assert fn(y, out=y) is y and y.tobytes() == want.tobytes()
+    buf = np.zeros(x.size + 1, dtype)
+    refused = [(x[0, 0], None), (x[:, ::2], None), (np.asfortranarray(x), None),
+               (x.astype(x.dtype.newbyteorder()), None), (x.tolist(), None),
+               (buf[:-1].reshape(x.shape), buf[1:].reshape(x.shape)),
+               (x, np.empty(x.shape, np.float16)), (x, np.empty((5000, 3), dtype))]
+    for a, o in refused:
+        assert _core.fast_elementwise(a, o, op, None) is None
+    assert _core.fast_elementwise(x, None, op, 0) is None
+    np.testing.assert_array_equal(fn(np.asfortranarray(x)), want)
+    np.testing.assert_array_equal(fn(x[:, ::2]), want[:, ::2])
