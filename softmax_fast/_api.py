@@ -940,6 +940,9 @@ def softmax_topk(x: Any, k: Any, axis: Any, scale: Any, where: Any,
 
 
 def softmax_backward(grad: Any, y: Any, axis: Any, out: Any, num_threads: Any, log: bool) -> Any:
+    fast = _fused.backward_fast(grad, y, axis, out, log, num_threads)
+    if fast is not None:   # the common call (_fused.backward_fast says which), computed in C
+        return fast
     fn = "log_softmax_backward" if log else "softmax_backward"
     g, mg = _as_input(grad, "grad")
     yy, my = _as_input(y, "y")

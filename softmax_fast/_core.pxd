@@ -4,6 +4,8 @@
 # select_isa(), which also switches these functions) and its row plan. The other modules do not
 # link the C sources again: a second copy would carry a second dispatch state.
 
+cimport numpy as cnp
+
 cdef extern from "softmax_fast.h" nogil:
     ctypedef struct sf_partial:
         double max
@@ -29,3 +31,7 @@ cdef double row_logsumexp_finish(const floating *x, Py_ssize_t n, Py_ssize_t str
 
 # the fast path's num_threads: the count for None or an int in 1..max_threads, else 0
 cdef int fast_threads(num_threads) except -1
+# `out` an ndarray the fast path may write a result of `a`'s shape and dtype into
+cdef bint fast_out(out, cnp.ndarray a) noexcept
+# C-contiguous, aligned, native byte order
+cdef bint fast_layout(cnp.ndarray a) noexcept

@@ -926,7 +926,7 @@ def configure_fast_path(auto, names, half_kind, max_threads):
     FAST_HALF.clear()
 
 
-cdef inline bint fast_layout(cnp.ndarray a) noexcept:
+cdef bint fast_layout(cnp.ndarray a) noexcept:
     return (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
             and cnp.PyArray_ISNOTSWAPPED(a))
 

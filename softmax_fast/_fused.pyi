@@ -11,6 +11,9 @@ def cross_entropy_index(
     eps: float,
     num_threads: int,
 ) -> None: ...
+def backward_fast(
+    grad: Any, y: Any, axis: Any, out: Any, log_out: bool, num_threads: Any
+) -> Any: ...
 def loss_total(loss: np.ndarray[Any, Any]) -> float: ...
 def cross_entropy_fast(
     logits: Any,

@@ -22,7 +22,7 @@ cimport numpy as cnp
 import numpy as np
 
 from softmax_fast._core cimport (sf_partial, floating, kernel_table, blocked_partial, one_row,
-                                 row_logsumexp_finish, fast_threads)
+                                 row_logsumexp_finish, fast_threads, fast_out, fast_layout)
 from softmax_fast import _core
 
 cnp.import_array()
@@ -246,11 +246,6 @@ def loss_total(const double[::1] loss):
     return total_of(&loss[0], loss.shape[0]) if loss.shape[0] else 0.0
 
 
-cdef inline bint plain_array(cnp.ndarray a) noexcept:
-    return (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
-            and cnp.PyArray_ISNOTSWAPPED(a))
-
-
 def cross_entropy_fast(logits, target, axis, reduction, ignore_index, label_smoothing,
                        num_threads):
     """cross_entropy's common call, judged and computed here: C-contiguous, aligned, native
@@ -274,11 +269,11 @@ def cross_entropy_fast(logits, target, axis, reduction, ignore_index, label_smoo
     t = <cnp.ndarray> target
     nd = cnp.PyArray_NDIM(x)
     typ = cnp.PyArray_TYPE(x)
-    if (nd == 0 or cnp.PyArray_SIZE(x) == 0 or not plain_array(x)
+    if (nd == 0 or cnp.PyArray_SIZE(x) == 0 or not fast_layout(x)
             or (typ != cnp.NPY_FLOAT32 and typ != cnp.NPY_FLOAT64)
             or not (axis == -1 or axis == nd - 1)):
         return None
-    if (cnp.PyArray_TYPE(t) != cnp.NPY_INT64 or not plain_array(t)
+    if (cnp.PyArray_TYPE(t) != cnp.NPY_INT64 or not fast_layout(t)
             or cnp.PyArray_NDIM(t) != nd - 1):
         return None
     for d in range(nd - 1):
@@ -561,21 +556,69 @@ cdef void log_softmax_backward_row(const floating *g, const floating *y, floatin
         j += ln
 
 
+cdef void backward_rows_of(const floating *g0, const floating *y0, floating *o0, Py_ssize_t R,
+                           Py_ssize_t n, bint log_out, int num_threads) noexcept nogil:
+    cdef Py_ssize_t r
+    cdef int nt = plan_threads(R * n, R, num_threads)
+    for r in prange(R, num_threads=nt, schedule='guided'):
+        if log_out:
+            log_softmax_backward_row(g0 + r * n, y0 + r * n, o0 + r * n, n)
+        else:
+            softmax_backward_row(g0 + r * n, y0 + r * n, o0 + r * n, n)
+
+
 def backward_rows(const floating[:, ::1] grad, const floating[:, ::1] y, floating[:, ::1] out,
                   bint log_out, int num_threads):
     """softmax_backward (log_out False) or log_softmax_backward of each row into out, which
     may be grad or y itself."""
-    cdef Py_ssize_t R = grad.shape[0], n = grad.shape[1], r
-    cdef const floating *g0 = &grad[0, 0]
-    cdef const floating *y0 = &y[0, 0]
-    cdef floating *o0 = &out[0, 0]
-    cdef int nt = plan_threads(R * n, R, num_threads)
     with nogil:
-        for r in prange(R, num_threads=nt, schedule='guided'):
-            if log_out:
-                log_softmax_backward_row(g0 + r * n, y0 + r * n, o0 + r * n, n)
-            else:
-                softmax_backward_row(g0 + r * n, y0 + r * n, o0 + r * n, n)
+        backward_rows_of(&grad[0, 0], &y[0, 0], &out[0, 0], grad.shape[0], grad.shape[1],
+                         log_out, num_threads)
+
+
+def backward_fast(grad, y, axis, out, bint log_out, num_threads):
+    """softmax_backward's / log_softmax_backward's common call, computed here: `grad` and `y`
+    ndarrays of one shape (at least 1-D, not empty) and dtype (float32 or float64),
+    C-contiguous, aligned, native, along the last axis (a Python int); `out` None or an ndarray
+    of that shape and dtype that is grad, y, or overlaps neither; num_threads as for the core's
+    fast path. Returns the result, or None: the call takes the full path."""
+    cdef cnp.ndarray g, yy, res
+    cdef int nd, t, d, nt
+    cdef Py_ssize_t n
+    if type(grad) is not cnp.ndarray or type(y) is not cnp.ndarray or type(axis) is not int:
+        return None
+    g = <cnp.ndarray> grad
+    yy = <cnp.ndarray> y
+    nd = cnp.PyArray_NDIM(g)
+    t = cnp.PyArray_TYPE(g)
+    if (nd == 0 or cnp.PyArray_SIZE(g) == 0 or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64)
+            or cnp.PyArray_TYPE(yy) != t or cnp.PyArray_NDIM(yy) != nd
+            or not fast_layout(g) or not fast_layout(yy) or not (axis == -1 or axis == nd - 1)):
+        return None
+    for d in range(nd):
+        if cnp.PyArray_DIM(yy, d) != cnp.PyArray_DIM(g, d):
+            return None
+    if out is None:
+        res = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(g), t, 0)
+    elif fast_out(out, g) and fast_out(out, yy):
+        res = <cnp.ndarray> out
+    else:
+        return None
+    nt = fast_threads(num_threads)
+    if nt == 0:
+        return None
+    n = cnp.PyArray_DIM(g, nd - 1)
+    if t == cnp.NPY_FLOAT32:
+        with nogil:
+            backward_rows_of(<const float *> cnp.PyArray_DATA(g), <const float *> cnp.PyArray_DATA(yy),
+                             <float *> cnp.PyArray_DATA(res), cnp.PyArray_SIZE(g) // n, n, log_out, nt)
+    else:
+        with nogil:
+            backward_rows_of(<const double *> cnp.PyArray_DATA(g),
+                             <const double *> cnp.PyArray_DATA(yy),
+                             <double *> cnp.PyArray_DATA(res), cnp.PyArray_SIZE(g) // n, n,
+                             log_out, nt)
+    return res
 
 
 # ---------------------------------------------------------------------------------------------

@@ -165,3 +165,39 @@ def test_matches_torch_autograd(isa, dtype, log):
         scale = np.max(np.abs(want), axis=axis, keepdims=True)
         atol = {np.float32: 2e-6, np.float64: 1e-13}[dtype] * scale
         assert np.all(np.abs(got - want) <= atol + 1e-5 * np.abs(want)), np.max(np.abs(got - want) / atol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("log", [False, True])
+def test_fast_path_same_bits_as_full_path(dtype, log, monkeypatch):
+    """The common call (grad and y C-contiguous of one float dtype, the last axis, out= None,
+    grad, y or a separate array) is computed straight from _fused.backward_fast with the full
+    path's bits; what it refuses takes the full path."""
+    from softmax_fast import _fused
+    fn = sf.log_softmax_backward if log else sf.softmax_backward
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal((6, 700)) * 4).astype(dtype)
+    y = (sf.log_softmax if log else sf.softmax)(x)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    g[0, 3] = np.nan
+    with monkeypatch.context() as m:
+        m.setattr(_fused, "backward_fast", lambda *a: None)
+        want = fn(g, y)
+    for nt in (None, 1, 2):
+        assert _fused.backward_fast(g, y, -1, None, log, nt) is not None
+        assert fn(g, y, num_threads=nt).tobytes() == want.tobytes()
+    for target in ("grad", "y", "new"):
+        gg, yy = g.copy(), y.copy()
+        out = {"grad": gg, "y": yy, "new": np.empty_like(g)}[target]
+        assert fn(gg, yy, out=out) is out and out.tobytes() == want.tobytes(), target
+    unaligned = np.zeros(g.nbytes + 1, np.uint8)[1:].view(dtype).reshape(g.shape)
+    refused = [(g, y, 0, None), (g, y, np.int64(-1), None), (g[:, ::2], y[:, ::2], -1, None),
+               (g.astype(np.float16), y, -1, None), (g, y.astype(np.float64 if dtype == np.float32
+                                                               else np.float32), -1, None),
+               (g.tolist(), y, -1, None), (g[:2], y[:2, :5], -1, None),
+               (g, y, -1, unaligned), (g, y, -1, g[::-1]), (g, y, -1, np.empty((700, 6), dtype))]
+    for gg, yy, axis, out in refused:
+        assert _fused.backward_fast(gg, yy, axis, out, log, None) is None
+    np.testing.assert_array_equal(fn(g[:, ::2].copy(), y[:, ::2].copy()),
+                                  fn(np.asfortranarray(g)[:, ::2], y[:, ::2]))
+    assert _fused.backward_fast(g, y, -1, None, log, 0) is None
