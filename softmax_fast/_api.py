@@ -903,6 +903,9 @@ def cross_entropy(logits: Any, target: Any, axis: Any, reduction: Any, ignore_in
 
 def softmax_topk(x: Any, k: Any, axis: Any, scale: Any, where: Any,
                  num_threads: Any) -> tuple[_Array, _Array]:
+    fast = _fused.topk_fast(x, k, axis, scale, where, num_threads)
+    if fast is not None:   # the common call (_fused.topk_fast says which), computed in C
+        return fast
     arr, mask_where = _as_input(x)
     result_dtype, compute = _dtypes(arr.dtype, None)
     if arr.ndim == 0:

@@ -14,6 +14,9 @@ def cross_entropy_index(
 def backward_fast(
     grad: Any, y: Any, axis: Any, out: Any, log_out: bool, num_threads: Any
 ) -> Any: ...
+def topk_fast(
+    x: Any, k: Any, axis: Any, scale: Any, where: Any, num_threads: Any
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None: ...
 def loss_total(loss: np.ndarray[Any, Any]) -> float: ...
 def cross_entropy_fast(
     logits: Any,

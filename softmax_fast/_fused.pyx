@@ -473,41 +473,106 @@ cdef void topk_row(const floating *x, Py_ssize_t n, floating sc, Py_ssize_t k, f
         values[j] = <floating> (exp(h[j].v - p.max) / p.sum) if finite else <floating> NAN
 
 
+cdef int topk_rows_of(const floating *x0, Py_ssize_t R, Py_ssize_t n, floating sc, floating *v0,
+                      int64_t *i0, Py_ssize_t k, int num_threads) noexcept nogil:
+    """topk_rows on pointers: R rows of n; nonzero when out of memory."""
+    cdef Py_ssize_t r
+    cdef candidate *h = NULL
+    cdef int nt, err = 0
+    cdef int *errp = &err
+    if n >= SPLIT_MIN and R < num_threads:
+        nt = plan_threads(n, (n + BLOCK - 1) // BLOCK, num_threads)
+        h = <candidate *> malloc(k * sizeof(candidate))
+        if h == NULL:
+            return 1
+        for r in range(R):
+            topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, nt, NULL)
+        free(h)
+        return 0
+    nt = plan_threads(R * n, R, num_threads)
+    if nt == 1:   # no parallel region for small inputs (its fork/join costs more than they do)
+        h = <candidate *> malloc(k * sizeof(candidate))
+        if h == NULL:
+            return 1
+        for r in range(R):
+            topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, 1,
+                     x0 + (r + 1) * n if r + 1 < R else NULL)
+        free(h)
+        return 0
+    with parallel(num_threads=nt):
+        h = <candidate *> malloc(k * sizeof(candidate))
+        if h == NULL:
+            errp[0] = 1
+        for r in prange(R, schedule='guided'):
+            if h != NULL:
+                topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, 1,
+                         x0 + (r + 1) * n if r + 1 < R else NULL)
+        free(h)
+    return err
+
+
 def topk_rows(const floating[:, ::1] x, floating[:, ::1] values, int64_t[:, ::1] indices,
               double scale, int num_threads):
     """The k = values.shape[1] (1 <= k <= n) largest softmax probabilities of each row of
     scale * x and their indices, best first (ties: lower index first)."""
-    cdef Py_ssize_t R = x.shape[0], n = x.shape[1], k = values.shape[1], r
-    cdef floating sc = <floating> scale
-    cdef const floating *x0 = &x[0, 0]
-    cdef floating *v0 = &values[0, 0]
-    cdef int64_t *i0 = &indices[0, 0]
-    cdef candidate *h = NULL
-    cdef int nt, err = 0
-    cdef int *errp = &err
+    cdef int err
     with nogil:
-        if n >= SPLIT_MIN and R < num_threads:
-            nt = plan_threads(n, (n + BLOCK - 1) // BLOCK, num_threads)
-            h = <candidate *> malloc(k * sizeof(candidate))
-            if h == NULL:
-                err = 1
-            else:
-                for r in range(R):
-                    topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, nt, NULL)
-                free(h)
-        else:
-            nt = plan_threads(R * n, R, num_threads)
-            with parallel(num_threads=nt):
-                h = <candidate *> malloc(k * sizeof(candidate))
-                if h == NULL:
-                    errp[0] = 1
-                for r in prange(R, schedule='guided'):
-                    if h != NULL:
-                        topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, 1,
-                                 x0 + (r + 1) * n if r + 1 < R else NULL)
-                free(h)
+        err = topk_rows_of(&x[0, 0], x.shape[0], x.shape[1], <floating> scale, &values[0, 0],
+                           &indices[0, 0], values.shape[1], num_threads)
     if err:
         raise MemoryError("softmax_fast: out of memory for the top-k candidates")
+
+
+def topk_fast(x, k, axis, scale, where, num_threads):
+    """softmax_topk's common call, computed here: an ndarray `x` (at least 1-D, not empty,
+    C-contiguous, aligned, native float32 or float64) along its last axis (a Python int), k a
+    Python int in 1..n, scale None or a finite Python float, no where=, num_threads as for the
+    core's fast path. Returns (values, indices), or None: the call takes the full path."""
+    cdef cnp.ndarray a, values, indices
+    cdef int nd, t, nt, err
+    cdef Py_ssize_t n, kk
+    cdef double sc = 1.0
+    cdef cnp.npy_intp dims[64]
+    if type(x) is not cnp.ndarray or type(axis) is not int or type(k) is not int:
+        return None
+    if where is not None:
+        return None
+    if scale is not None:
+        if type(scale) is not float or not isfinite(scale):
+            return None
+        sc = scale
+    a = <cnp.ndarray> x
+    nd = cnp.PyArray_NDIM(a)
+    t = cnp.PyArray_TYPE(a)
+    if (nd == 0 or cnp.PyArray_SIZE(a) == 0 or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64)
+            or not fast_layout(a) or not (axis == -1 or axis == nd - 1)):
+        return None
+    n = cnp.PyArray_DIM(a, nd - 1)
+    if not 1 <= k <= n:
+        return None
+    kk = k
+    nt = fast_threads(num_threads)
+    if nt == 0:
+        return None
+    for d in range(nd - 1):
+        dims[d] = cnp.PyArray_DIM(a, d)
+    dims[nd - 1] = kk
+    values = cnp.PyArray_EMPTY(nd, dims, t, 0)
+    indices = cnp.PyArray_EMPTY(nd, dims, cnp.NPY_INT64, 0)
+    if t == cnp.NPY_FLOAT32:
+        with nogil:
+            err = topk_rows_of(<const float *> cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a) // n, n,
+                               <float> sc, <float *> cnp.PyArray_DATA(values),
+                               <int64_t *> cnp.PyArray_DATA(indices), kk, nt)
+    else:
+        with nogil:
+            err = topk_rows_of(<const double *> cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a) // n, n,
+                               sc, <double *> cnp.PyArray_DATA(values),
+                               <int64_t *> cnp.PyArray_DATA(indices), kk, nt)
+    if err:
+        raise MemoryError("softmax_fast: out of memory for the top-k candidates")
+    return values, indices
+
 
 
 # ---------------------------------------------------------------------------------------------

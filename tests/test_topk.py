@@ -137,3 +137,44 @@ def test_matches_torch(isa, dtype):
         values, indices = sf.softmax_topk(x, k, axis)
         np.testing.assert_allclose(values, want_v.numpy(), rtol=rtol)
         np.testing.assert_array_equal(indices, want_i.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(9,), (5, 40), (2, 3, 300), (3, 70000), (5000, 3)])
+def test_fast_path_same_as_full_path(dtype, shape, monkeypatch):
+    """The common call (C-contiguous float32/float64, the last axis, k and scale plain Python
+    numbers, no where=) is computed straight from _fused.topk_fast, with the full path's values
+    and indices; what it refuses takes the full path."""
+    from softmax_fast import _fused
+    rng = np.random.default_rng(shape[-1])
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    x.reshape(-1, shape[-1])[0, :3] = [np.nan, np.inf, 2.0]
+    x.reshape(-1, shape[-1])[-1, :] = 1.0   # ties: lower index first
+    n = shape[-1]
+    for k in sorted({1, min(3, n), n}):
+        for scale in (None, -0.7):
+            for nt in (1, 2):
+                assert _fused.topk_fast(x, k, -1, scale, None, nt) is not None
+                got = sf.softmax_topk(x, k, scale=scale, num_threads=nt)
+                with monkeypatch.context() as m:
+                    m.setattr(_fused, "topk_fast", lambda *a: None)
+                    want = sf.softmax_topk(x, k, scale=scale, num_threads=nt)
+                for g, w in zip(got, want):
+                    assert g.dtype == w.dtype and g.shape == w.shape
+                    assert np.array_equal(g, w, equal_nan=True), (k, scale, nt)
+
+
+def test_fast_path_refusals():
+    from softmax_fast import _fused
+    x = np.linspace(-2, 2, 24).reshape(4, 6).astype(np.float32)
+    refused = [(x, 2, 0, None, None, None), (x, 2, np.int64(-1), None, None, None),
+               (x, np.int64(2), -1, None, None, None), (x, 0, -1, None, None, None),
+               (x, 7, -1, None, None, None), (x, True, -1, None, None, None),
+               (x, 2, -1, 2, None, None), (x, 2, -1, float("inf"), None, None),
+               (x, 2, -1, None, x > 0, None), (x, 2, -1, None, None, 0),
+               (x[:, ::2], 2, -1, None, None, None), (x.astype(np.float16), 2, -1, None, None, None),
+               (x.tolist(), 2, -1, None, None, None), (np.float32(1.0), 1, -1, None, None, None)]
+    for args in refused:
+        assert _fused.topk_fast(*args) is None, args
+    v, i = sf.softmax_topk(x, 2, axis=0)
+    assert v.shape == (2, 6) and np.array_equal(i, np.broadcast_to([[3], [2]], (2, 6)))
