@@ -8,7 +8,8 @@ array (or np.exp for tiny calls), best of repeats, side by side in one process.
   or outputs fall in the denormal range (each denormal result of a floating-point operation
   costs a microcode assist on x86 cores: ~150 cycles);
 - scale= (a temperature) on the fast path;
-- call overhead: a (2, 4) input through each public entry.
+- call overhead: a (2, 4) input through each public entry (and through PyTorch's, when it is
+  installed).
 """
 import numpy as np
 
@@ -52,12 +53,31 @@ def main():
                                    "scale=1/0.7": lambda: sf.softmax(x, scale=1 / 0.7, out=out)})
     x = np.ones((2, 4), np.float32)
     t = np.array([1, 2])
+    y = sf.softmax(x)
     table("call overhead", x.shape, {
         "plain": lambda: np.exp(x),
         "softmax": lambda: sf.softmax(x), "log_softmax": lambda: sf.log_softmax(x),
         "logsumexp": lambda: sf.logsumexp(x, axis=-1), "scale": lambda: sf.softmax(x, scale=2.0),
-        "axis=0": lambda: sf.softmax(x, axis=0), "where": lambda: sf.softmax(x, where=x > 0),
-        "sigmoid": lambda: sf.sigmoid(x), "cross_entropy": lambda: sf.cross_entropy(x, t)})
+        "axis=0": lambda: sf.softmax(x, axis=0), "dtype=float64": lambda: sf.softmax(
+            x, dtype=np.float64), "where": lambda: sf.softmax(x, where=x > 0),
+        "sigmoid": lambda: sf.sigmoid(x), "cross_entropy": lambda: sf.cross_entropy(x, t),
+        "softmax_topk": lambda: sf.softmax_topk(x, 2),
+        "softmax_backward": lambda: sf.softmax_backward(x, y),
+        "general path (Fortran x)": lambda: sf.softmax(np.asfortranarray(x))})
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(2)
+    xt, tt = torch.from_numpy(x), torch.from_numpy(t)
+    table("the same calls in PyTorch", x.shape, {
+        "plain": lambda: np.exp(x), "softmax": lambda: torch.softmax(xt, -1),
+        "log_softmax": lambda: torch.log_softmax(xt, -1),
+        "logsumexp": lambda: torch.logsumexp(xt, -1), "axis=0": lambda: torch.softmax(xt, 0),
+        "dtype=float64": lambda: torch.softmax(xt, -1, dtype=torch.float64),
+        "sigmoid": lambda: torch.sigmoid(xt),
+        "cross_entropy": lambda: torch.nn.functional.cross_entropy(xt, tt),
+        "softmax_topk": lambda: torch.topk(torch.softmax(xt, -1), 2)})
 
 
 if __name__ == "__main__":
