@@ -553,6 +553,79 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
 #undef SF_CALL
 }
 
+/* Softmax of one row of 1 <= n <= 64 floats, held in registers from load to store: the short
+ * rows that pay for partial_store + rescale in calls and latency rather than arithmetic (a
+ * 16-long row cost 62 ns through them, 3 ns of it exps). Same bits: every exact form of
+ * v - shift gives the same difference and error, so the terms are those of the exp pass (its
+ * TwoSum form, with neither clamp nor zeroing: rows reaching more than 131 below the max are
+ * left to the general steps); they are added in the exp pass's order for n <= 64 (vectors in
+ * turn into one accumulator, or for n = 64 pairwise over its four), the sum and 1 / sum
+ * (sf_inverse2's steps) taken as there and the factor applied by the same operation. Returns
+ * 0, having written nothing, for a row the general steps must do: a NaN, an infinite max,
+ * |max| >= 2^31 (the wide form), an entry more than 131 below the max (tiny terms). */
+#define SF_F32_SHORT_ROW_MAX 64
+SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
+                                            const int unit, const int nv) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    __mmask16 k[4];
+    __m512 v[4], e[4];
+    __m512 m = _mm512_set1_ps(-INFINITY), l = _mm512_set1_ps(INFINITY);
+    for (int j = 0; j < 4; j++) {
+        if (j >= nv) break;
+        const ptrdiff_t left = n - 16 * j;
+        k[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        v[j] = SF_F32_SCALED(unit, _mm512_maskz_loadu_ps(k[j], x + 16 * j), vs);
+        m = _mm512_mask_max_ps(m, k[j], v[j], m); /* NaN lanes keep m, as in the max pass */
+        l = _mm512_mask_min_ps(l, k[j], v[j], l);
+    }
+    const float shift = _mm512_reduce_max_ps(m), least = _mm512_reduce_min_ps(l);
+    if (!(fabsf(shift) < 0x1p31f) || !(least - shift >= F32_TINY_D)) return 0;
+    const __m512 vsh = _mm512_set1_ps(shift), unused_low = vsh;
+    for (int j = 0; j < 4; j++) {
+        if (j >= nv) break;
+        e[j] = _mm512_maskz_mov_ps(k[j], sf_f32_exp_of_diff__avx512(v[j], vsh, unused_low, 0,
+                                                                    SF_DIFF_TWOSUM_NEAR));
+    }
+    __m512 a;
+    if (nv == 4 && k[3] == (__mmask16)0xffff) {
+        a = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
+    } else {
+        a = e[0];
+        for (int j = 1; j < 4; j++) {
+            if (j >= nv) break;
+            a = _mm512_add_ps(a, e[j]);
+        }
+    }
+    const double s = _mm512_reduce_add_pd(_mm512_add_pd(
+                         _mm512_cvtps_pd(_mm512_castps512_ps256(a)),
+                         _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)))) * (double)F32_EXP_UNBIAS;
+    if (s != s) return 0; /* a NaN in the row */
+    const double f = 1.0 / s; /* sf_inverse2: s >= 1 (the max's term), f normal */
+    const double f_lo = fma(-s, f, 1.0) / s;
+    const double fb = f * (double)F32_EXP_UNBIAS;
+    const float hi = (float)fb, lo = (float)((fb - (double)(float)fb) + f_lo * (double)F32_EXP_UNBIAS);
+    const __m512 vh = _mm512_set1_ps(hi * F32_FACTOR_SCALE), vl = _mm512_set1_ps(lo * F32_FACTOR_SCALE);
+    for (int j = 0; j < 4; j++) {
+        if (j >= nv) break;
+        _mm512_mask_storeu_ps(y + 16 * j, k[j], sf_f32_apply_factor__avx512(e[j], vh, vl));
+    }
+    return 1;
+}
+
+/* the row's vectors (nv) and scale == 1 compile-time constants in each call: the vectors stay in
+ * registers (with nv known only at run time GCC kept them on the stack) */
+static int sf_f32_short_row__avx512(const float *x, float *y, ptrdiff_t n, float scale) {
+#define SF_SHORT(nv) (scale == 1.0f ? sf_f32_short_row_impl__avx512(x, y, n, scale, 1, nv)        \
+                                    : sf_f32_short_row_impl__avx512(x, y, n, scale, 0, nv))
+    switch ((n + 15) / 16) {
+    case 1: return SF_SHORT(1);
+    case 2: return SF_SHORT(2);
+    case 3: return SF_SHORT(3);
+    default: return SF_SHORT(4);
+    }
+#undef SF_SHORT
+}
+
 /* The write passes: y[i] = OP(x[i]) 64 lanes a step, the last 1..63 lanes masked. With
  * `stream`, a masked first step reaches y's next 64-byte boundary and the full steps stream. */
 #define SF_F32_WRITE_LOOP(x, y, n, stream, OP)                                                    \
@@ -1780,6 +1853,7 @@ SF_ELEMENTWISE_LOOP__AVX512(sf_f64_log_sigmoid__avx512, double, __m512d, 8, __mm
 #define SF_F32_RMAX sf_f32_rmax__avx512
 #define SF_F32_RADDEXP sf_f32_raddexp__avx512
 #define SF_F32_COLUMNS_SOFTMAX sf_f32_columns_softmax__avx512
+#define SF_F32_SHORT_ROW sf_f32_short_row__avx512
 #define SF_F32_RADDEXP_FLUSH sf_f32_raddexp_flush__avx512
 #define SF_F32_RADDEXP_FLUSH_LOG sf_f32_raddexp_flush_log__avx512
 #define SF_F32_RESCALE sf_f32_store_scaled__avx512

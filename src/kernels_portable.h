@@ -67,7 +67,13 @@
 #ifdef SF_F32_WRITE_LOG
 #define FAST_WRITE_LOG SF_F32_WRITE_LOG
 #endif
+#ifdef SF_F32_SHORT_ROW
+#define FAST_SHORT_ROW SF_F32_SHORT_ROW
+#define FAST_SHORT_ROW_MAX SF_F32_SHORT_ROW_MAX
+#endif
 #include "kernels_portable.inc"
+#undef FAST_SHORT_ROW
+#undef FAST_SHORT_ROW_MAX
 #undef FAST_RMAX
 #undef FAST_RADDEXP
 #undef FAST_RADDEXP_FLUSH
@@ -258,7 +264,7 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
         .write_two_pass = SF_NAME(dt, write_two_pass, SF_ISA), .columns = SF_ALGOS(dt, columns),  \
         .logsumexp_columns = SF_NAME(dt, logsumexp_columns, SF_ISA),                              \
         .sigmoid = SF_ELEMENTWISE(dt, SIGMOID), .log_sigmoid = SF_ELEMENTWISE(dt, LOG_SIGMOID),  \
-        .mask = SF_NAME(dt, mask, SF_ISA),                                                        \
+        .mask = SF_NAME(dt, mask, SF_ISA), .softmax_rows = SF_NAME(dt, softmax_rows, SF_ISA),   \
     }
 
 const sf_kernels SF_TABLE_NAME(SF_ISA) = {

@@ -275,3 +275,40 @@ def test_fast_path_dtype_refusals():
     xs[...] = x
     with pytest.raises(ValueError, match="overlaps"):
         sf.softmax(xs, dtype=np.float64, out=buf.view(np.float64).reshape(x.shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_loop_same_bits_as_one_row(isa, dtype):
+    """Regular rows of a three-pass softmax go through the kernels' own row loop
+    (`softmax_rows`; on AVX-512 float32 rows of up to 64 held in registers); strided rows
+    still go one by one through the core's one_row. Both give the same bits for every length
+    around the register kernel's (1..65, 100, 1000), with a scale, logits far apart (the exp
+    pass's forms), and rows that leave the register kernel: NaN, +-inf, entries far below the
+    max, |max| >= 2^31, all -inf."""
+    rng = np.random.default_rng(17)
+    for n in list(range(1, 66)) + [100, 1000]:
+        x = (rng.standard_normal((300, n)) * rng.choice([1.0, 30.0], (300, 1))).astype(dtype)
+        x[1] += 1e3
+        x[2] -= 1e3
+        x[3, 0] = np.nan
+        x[4, -1] = np.inf
+        x[5, n // 2] = -np.inf
+        x[6, 0] = -140.0 + x[6].max() if n > 1 else x[6, 0]
+        x[7] *= 3e9
+        x[8] = -np.inf
+        strided = np.empty((300, 2 * n), dtype)[:, ::2]
+        strided[...] = x
+        for scale in (None, 0.37):
+            got = sf.softmax(x, scale=scale)
+            want = sf.softmax(strided, scale=scale)
+            assert _same(got, want), (n, scale)
+            y = x.copy()
+            sf.softmax(y, scale=scale, out=y)
+            assert _same(y, want), (n, scale, "in place")
+            assert _same(sf.softmax(x, scale=scale, num_threads=2), want)
+    # rows long enough to be cut into blocks stay blocked on one thread too
+    x = (rng.standard_normal((2, 70001)) * 10).astype(dtype)
+    strided = np.empty((2, 140002), dtype)[:, ::2]
+    strided[...] = x
+    for nt in (1, 2, 3):
+        assert _same(sf.softmax(x, num_threads=nt), sf.softmax(strided, num_threads=nt)), nt
