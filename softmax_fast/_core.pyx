@@ -59,9 +59,9 @@ cdef extern from "softmax_fast.h" nogil:
     ctypedef void (*f64_mask_fn)(const double *, const unsigned char *, Py_ssize_t, double *,
                                  Py_ssize_t, double, double, int) noexcept nogil
     ctypedef void (*f32_rows_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                                 Py_ssize_t, float) noexcept nogil
+                                 Py_ssize_t, float, int) noexcept nogil
     ctypedef void (*f64_rows_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                                 Py_ssize_t, double) noexcept nogil
+                                 Py_ssize_t, double, int) noexcept nogil
     ctypedef void (*f64_row_fn)(const double *, double *, Py_ssize_t, double) noexcept nogil
     ctypedef sf_partial (*f64_partial_fn)(const double *, Py_ssize_t, double, const double *) noexcept nogil
     ctypedef sf_partial (*f64_online_fn)(const double *, Py_ssize_t, double) noexcept nogil
@@ -326,12 +326,13 @@ cdef inline void k_row(bint lg, int algo, const floating *x, floating *y, Py_ssi
             K.f64.softmax[algo](x, y, n, sc)
 
 
-cdef inline void k_softmax_rows(const floating *x, floating *y, Py_ssize_t R, Py_ssize_t n,
-                                Py_ssize_t xs, Py_ssize_t ys, floating sc) noexcept nogil:
+cdef inline void k_softmax_rows(bint lg, const floating *x, floating *y, Py_ssize_t R,
+                                Py_ssize_t n, Py_ssize_t xs, Py_ssize_t ys,
+                                floating sc) noexcept nogil:
     if floating is float:
-        K.f32.softmax_rows(x, y, R, n, xs, ys, sc)
+        K.f32.softmax_rows(x, y, R, n, xs, ys, sc, lg)
     else:
-        K.f64.softmax_rows(x, y, R, n, xs, ys, sc)
+        K.f64.softmax_rows(x, y, R, n, xs, ys, sc, lg)
 
 
 cdef inline void k_columns(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
@@ -776,18 +777,20 @@ cdef int run_softmax(bint log_out, int algorithm, const floating *x0, floating *
         # three-pass rows whose outputs stream: pipelined across rows
         rc = pipelined_rows(log_out, x0, y0, R, N, I, xs0, xs2, ys0, ys2, sc,
                             plan_threads(R * N, R, num_threads))
-    elif (I == 1 and not strided and not stream and not log_out
-          and algorithm == SF_THREE_PASS and N < SPLIT_MIN):
-        # regular rows of three-pass softmax: the kernels' own row loop (the same steps as
-        # one_row, the same bits), a run of rows per thread, without a call per row from here
-        # ((16384, 16) float32, one thread: 62.6 -> 19.6 ns a row; 1000 long: 325 -> 299)
+    elif (I == 1 and not strided and not stream and algorithm == SF_THREE_PASS
+          and N < SPLIT_MIN):
+        # regular rows of three-pass (log_)softmax: the kernels' own row loop (the same steps
+        # as one_row, the same bits), a run of rows per thread, without a call per row from
+        # here ((16384, 16) float32, one thread: softmax 62.6 -> 19.6 ns a row; 1000 long: 325
+        # -> 299)
         nt = plan_threads(R * N, R, num_threads)
         if nt == 1:
-            k_softmax_rows(x0, y0, R, N, xs0, ys0, sc)
+            k_softmax_rows(log_out, x0, y0, R, N, xs0, ys0, sc)
         else:
             for t in prange(nt, num_threads=nt, schedule='static'):
                 o = R * t // nt
-                k_softmax_rows(x0 + o * xs0, y0 + o * ys0, R * (t + 1) // nt - o, N, xs0, ys0, sc)
+                k_softmax_rows(log_out, x0 + o * xs0, y0 + o * ys0, R * (t + 1) // nt - o, N,
+                               xs0, ys0, sc)
     else:
         nt = plan_threads(R * N, R, num_threads)
         if nt == 1 and not need_buf:

@@ -92,12 +92,14 @@ typedef struct sf_partial {
          * it does not (the masked output) */                                                     \
         void (*mask)(const T *x, const unsigned char *m, ptrdiff_t ms, T *y, ptrdiff_t n,          \
                      T scale, T fill, int scale_x);                                                \
-        /* three-pass softmax of R rows of n elements (n below the blocked rows' length), row r  \
-         * at x + r * xs and y + r * ys (y may be x): one row after another as partial_store and \
-         * rescale give them (the same bits), without a call per row from the caller; rows that  \
-         * fit in registers by a kernel of their own where the ISA has one */                    \
+        /* three-pass softmax (log=0) or log_softmax (log=1) of R rows of n elements (n below    \
+         * the blocked rows' length), row r at x + r * xs and y + r * ys (y may be x): one row    \
+         * after another as the block pieces give them (partial_store and rescale; or            \
+         * partial_three_pass and write_log_softmax: the same bits), without a call per row from \
+         * the caller; rows that fit in registers by a kernel of their own where the ISA has one  \
+         */                                                                                        \
         void (*softmax_rows)(const T *x, T *y, ptrdiff_t R, ptrdiff_t n, ptrdiff_t xs,            \
-                             ptrdiff_t ys, T scale);                                               \
+                             ptrdiff_t ys, T scale, int log);                                      \
     } NAME;
 
 SF_DECLARE_KERNEL_TABLE(sf_f32_kernels, float)

@@ -278,13 +278,15 @@ def test_fast_path_dtype_refusals():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_row_loop_same_bits_as_one_row(isa, dtype):
-    """Regular rows of a three-pass softmax go through the kernels' own row loop
+@pytest.mark.parametrize("log", [False, True])
+def test_row_loop_same_bits_as_one_row(isa, dtype, log):
+    """Regular rows of a three-pass (log_)softmax go through the kernels' own row loop
     (`softmax_rows`; on AVX-512 float32 rows of up to 64 held in registers); strided rows
     still go one by one through the core's one_row. Both give the same bits for every length
     around the register kernel's (1..65, 100, 1000), with a scale, logits far apart (the exp
     pass's forms), and rows that leave the register kernel: NaN, +-inf, entries far below the
     max, |max| >= 2^31, all -inf."""
+    fn = sf.log_softmax if log else sf.softmax
     rng = np.random.default_rng(17)
     for n in list(range(1, 66)) + [100, 1000]:
         x = (rng.standard_normal((300, n)) * rng.choice([1.0, 30.0], (300, 1))).astype(dtype)
@@ -299,16 +301,16 @@ def test_row_loop_same_bits_as_one_row(isa, dtype):
         strided = np.empty((300, 2 * n), dtype)[:, ::2]
         strided[...] = x
         for scale in (None, 0.37):
-            got = sf.softmax(x, scale=scale)
-            want = sf.softmax(strided, scale=scale)
+            got = fn(x, scale=scale)
+            want = fn(strided, scale=scale)
             assert _same(got, want), (n, scale)
             y = x.copy()
-            sf.softmax(y, scale=scale, out=y)
+            fn(y, scale=scale, out=y)
             assert _same(y, want), (n, scale, "in place")
-            assert _same(sf.softmax(x, scale=scale, num_threads=2), want)
+            assert _same(fn(x, scale=scale, num_threads=2), want)
     # rows long enough to be cut into blocks stay blocked on one thread too
     x = (rng.standard_normal((2, 70001)) * 10).astype(dtype)
     strided = np.empty((2, 140002), dtype)[:, ::2]
     strided[...] = x
     for nt in (1, 2, 3):
-        assert _same(sf.softmax(x, num_threads=nt), sf.softmax(strided, num_threads=nt)), nt
+        assert _same(fn(x, num_threads=nt), fn(strided, num_threads=nt)), nt
