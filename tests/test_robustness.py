@@ -279,6 +279,35 @@ def test_subnormal_outputs(isa, algorithm, dtype):
         _check(sf.log_softmax, sf.log_softmax(x, axis, algorithm=algorithm), x, axis)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [7, 40, 100, 1000])
+def test_subnormal_outputs_mixed_with_zeros(isa, dtype, n, rng):
+    """Rows mixing every kind of output in each vector: exact zeros (-inf entries), subnormal
+    outputs, outputs that round to 0, and normal ones, at random positions. The write passes
+    that handle subnormal outputs apart (the pre-scaled factor of the AVX2 and AVX-512 float32
+    rescale) must keep each lane's own: a zero that came out as the smallest normal number was
+    one such slip."""
+    low = {np.float64: (-745.0, -700.0), np.float32: (-104.0, -86.0)}[dtype]
+    x = rng.uniform(-3, 0, (6, n)).astype(dtype)
+    pick = rng.integers(0, 4, x.shape)
+    x[pick == 0] = -np.inf
+    x[pick == 1] = rng.uniform(*low, int((pick == 1).sum())).astype(dtype)
+    x[pick == 2] = dtype(low[0] - 20)
+    x[:, 0] = 0.0   # each row's max
+    x[0, 1:4] = [-np.inf, low[0] + 1, low[1]] if n > 3 else x[0, 1:4]
+    got = sf.softmax(x, axis=-1)
+    fi = np.finfo(dtype)
+    xl = x.astype(np.longdouble)   # float64 outputs need a reference beyond float64
+    e = np.exp(xl - xl.max(axis=-1, keepdims=True))
+    want = e / e.sum(axis=-1, keepdims=True)
+    err = np.abs(got.astype(np.longdouble) - want)
+    small = want < fi.smallest_normal
+    assert small.sum() >= 4, "the case must have subnormal outputs"
+    assert np.all(err[small] <= fi.smallest_subnormal), (got[small], want[small])
+    assert np.all(got[np.isneginf(x)] == 0)
+    assert_softmax_close(got, x, -1)
+
+
 # ---- 2. concurrency -----------------------------------------------------------------------------
 
 N_PY_THREADS = 8
