@@ -33,5 +33,9 @@ cdef double row_logsumexp_finish(const floating *x, Py_ssize_t n, Py_ssize_t str
 cdef int fast_threads(num_threads) except -1
 # `out` an ndarray the fast path may write a result of `a`'s shape and dtype into
 cdef bint fast_out(out, cnp.ndarray a) noexcept
+# the type number of a float32/float64 ndarray the fast paths take as input, else 0
+cdef int fast_float(x) noexcept
+# a new array like `a` for out None, `out` when fast_out takes it, else None
+cdef object fast_result(out, cnp.ndarray a)
 # C-contiguous, aligned, native byte order
 cdef bint fast_layout(cnp.ndarray a) noexcept

@@ -960,6 +960,30 @@ cdef bint fast_layout(cnp.ndarray a) noexcept:
             and cnp.PyArray_ISNOTSWAPPED(a))
 
 
+cdef int fast_float(x) noexcept:
+    """The type number (NPY_FLOAT32 or NPY_FLOAT64) of `x` when it is an ndarray the fast
+    paths take as their float input: at least 1-D, not empty, C-contiguous, aligned, native,
+    float32 or float64; else 0."""
+    cdef cnp.ndarray a
+    cdef int t
+    if type(x) is not cnp.ndarray:
+        return 0
+    a = <cnp.ndarray> x
+    t = cnp.PyArray_TYPE(a)
+    if (cnp.PyArray_NDIM(a) == 0 or cnp.PyArray_SIZE(a) == 0 or not fast_layout(a)
+            or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64)):
+        return 0
+    return t
+
+
+cdef object fast_result(out, cnp.ndarray a):
+    """A new array of `a`'s shape and dtype (C order) when `out` is None, `out` itself when
+    fast_out takes it, else None (the call takes the full path)."""
+    if out is None:
+        return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
+    return out if fast_out(out, a) else None
+
+
 cdef bint fast_out(out, cnp.ndarray a) noexcept:
     """`out` an ndarray the fast path may write a result of `a`'s shape and dtype into:
     C-contiguous, aligned, native, writeable, and `a` itself or not overlapping it."""
@@ -1079,17 +1103,13 @@ def fast_lse_plan(x, axis, bint keepdims, num_threads):
     for `logsumexp_rows` (axis -1 when whole; the result 0-d when it keeps no dim), or None:
     the call takes the full path."""
     cdef cnp.ndarray a
-    cdef int t, nd, nt, ax = -1, d, k = 0
+    cdef int t = fast_float(x), nd, nt, ax = -1, d, k = 0
     cdef cnp.npy_intp dims[64]
     cdef bint whole = axis is None
-    if type(x) is not cnp.ndarray:
+    if t == 0:
         return None
     a = <cnp.ndarray> x
     nd = cnp.PyArray_NDIM(a)
-    t = cnp.PyArray_TYPE(a)
-    if (nd == 0 or cnp.PyArray_SIZE(a) == 0 or not fast_layout(a)
-            or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64)):
-        return None
     if not whole:
         if not (type(axis) is int and -nd <= axis < nd):
             return None
@@ -1642,29 +1662,18 @@ cdef void run_half_elementwise(int op, bint bf16, const uint16_t *x, uint16_t *y
 
 def fast_elementwise(x, out, int op, num_threads):
     """sigmoid's / log_sigmoid's common call (op SIGMOID / LOG_SIGMOID), computed here: an
-    ndarray `x` of at least one dim (C-contiguous, aligned, native float32 or float64), `out`
+    ndarray `x` (fast_float), `out`
     None or an ndarray of x's shape and dtype (C-contiguous) that does not overlap x (or is x),
     num_threads as for `fast_plan`. Returns the result, or None: the call takes the full
     path."""
-    cdef cnp.ndarray a, res
-    cdef int t, nd, nt
-    if type(x) is not cnp.ndarray:
+    cdef int nt
+    if fast_float(x) == 0:
         return None
-    a = <cnp.ndarray> x
-    nd = cnp.PyArray_NDIM(a)
-    t = cnp.PyArray_TYPE(a)
-    if nd == 0 or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not fast_layout(a):
-        return None
-    if out is None:
-        res = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(a), t, 0)
-    elif fast_out(out, a):
-        res = <cnp.ndarray> out
-    else:
-        return None
+    res = fast_result(out, <cnp.ndarray> x)
     nt = fast_threads(num_threads)
-    if nt == 0:
+    if res is None or nt == 0:
         return None
-    elementwise(a, res, op, 0, nt)
+    elementwise(<cnp.ndarray> x, <cnp.ndarray> res, op, 0, nt)
     return res
 
 

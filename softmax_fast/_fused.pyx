@@ -22,7 +22,8 @@ cimport numpy as cnp
 import numpy as np
 
 from softmax_fast._core cimport (sf_partial, floating, kernel_table, blocked_partial, one_row,
-                                 row_logsumexp_finish, fast_threads, fast_out, fast_layout)
+                                 row_logsumexp_finish, fast_threads, fast_out, fast_layout,
+                                 fast_float, fast_result)
 from softmax_fast import _core
 
 cnp.import_array()
@@ -263,15 +264,13 @@ def cross_entropy_fast(logits, target, axis, reduction, ignore_index, label_smoo
     cdef const int64_t *tg
     cdef double *lp
     cdef float *rp
-    if type(logits) is not cnp.ndarray or type(target) is not cnp.ndarray or type(axis) is not int:
+    typ = fast_float(logits)
+    if typ == 0 or type(target) is not cnp.ndarray or type(axis) is not int:
         return None
     x = <cnp.ndarray> logits
     t = <cnp.ndarray> target
     nd = cnp.PyArray_NDIM(x)
-    typ = cnp.PyArray_TYPE(x)
-    if (nd == 0 or cnp.PyArray_SIZE(x) == 0 or not fast_layout(x)
-            or (typ != cnp.NPY_FLOAT32 and typ != cnp.NPY_FLOAT64)
-            or not (axis == -1 or axis == nd - 1)):
+    if not (axis == -1 or axis == nd - 1):
         return None
     if (cnp.PyArray_TYPE(t) != cnp.NPY_INT64 or not fast_layout(t)
             or cnp.PyArray_NDIM(t) != nd - 1):
@@ -533,7 +532,8 @@ def topk_fast(x, k, axis, scale, where, num_threads):
     cdef Py_ssize_t n, kk
     cdef double sc = 1.0
     cdef cnp.npy_intp dims[64]
-    if type(x) is not cnp.ndarray or type(axis) is not int or type(k) is not int:
+    t = fast_float(x)
+    if t == 0 or type(axis) is not int or type(k) is not int:
         return None
     if where is not None:
         return None
@@ -543,9 +543,7 @@ def topk_fast(x, k, axis, scale, where, num_threads):
         sc = scale
     a = <cnp.ndarray> x
     nd = cnp.PyArray_NDIM(a)
-    t = cnp.PyArray_TYPE(a)
-    if (nd == 0 or cnp.PyArray_SIZE(a) == 0 or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64)
-            or not fast_layout(a) or not (axis == -1 or axis == nd - 1)):
+    if not (axis == -1 or axis == nd - 1):
         return None
     n = cnp.PyArray_DIM(a, nd - 1)
     if not 1 <= k <= n:
@@ -648,26 +646,22 @@ def backward_fast(grad, y, axis, out, bint log_out, num_threads):
     of that shape and dtype that is grad, y, or overlaps neither; num_threads as for the core's
     fast path. Returns the result, or None: the call takes the full path."""
     cdef cnp.ndarray g, yy, res
-    cdef int nd, t, d, nt
+    cdef int nd, t = fast_float(grad), d, nt
     cdef Py_ssize_t n
-    if type(grad) is not cnp.ndarray or type(y) is not cnp.ndarray or type(axis) is not int:
+    if t == 0 or fast_float(y) != t or type(axis) is not int:
         return None
     g = <cnp.ndarray> grad
     yy = <cnp.ndarray> y
     nd = cnp.PyArray_NDIM(g)
-    t = cnp.PyArray_TYPE(g)
-    if (nd == 0 or cnp.PyArray_SIZE(g) == 0 or (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64)
-            or cnp.PyArray_TYPE(yy) != t or cnp.PyArray_NDIM(yy) != nd
-            or not fast_layout(g) or not fast_layout(yy) or not (axis == -1 or axis == nd - 1)):
+    if cnp.PyArray_NDIM(yy) != nd or not (axis == -1 or axis == nd - 1):
         return None
     for d in range(nd):
         if cnp.PyArray_DIM(yy, d) != cnp.PyArray_DIM(g, d):
             return None
-    if out is None:
-        res = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(g), t, 0)
-    elif fast_out(out, g) and fast_out(out, yy):
-        res = <cnp.ndarray> out
-    else:
+    if out is not None and not fast_out(out, yy):
+        return None
+    res = fast_result(out, g)
+    if res is None:
         return None
     nt = fast_threads(num_threads)
     if nt == 0:
