@@ -1,4 +1,4 @@
-"""Masked rows, temperatures and tiny calls: each case against the plain softmax of the same
+"""Masked rows, temperatures, short rows and tiny calls: each case against the plain softmax of the same
 array (or np.exp for tiny calls), best of repeats, side by side in one process.
 
     python benchmarks/masks.py
@@ -8,6 +8,8 @@ array (or np.exp for tiny calls), best of repeats, side by side in one process.
   or outputs fall in the denormal range (each denormal result of a floating-point operation
   costs a microcode assist on x86 cores: ~150 cycles);
 - scale= (a temperature) on the fast path;
+- many short rows (the kernels' row loop; rows of up to 64 in registers on AVX-512), against
+  torch.softmax when PyTorch is installed;
 - call overhead: a (2, 4) input through each public entry (and through PyTorch's, when it is
   installed).
 """
@@ -51,6 +53,22 @@ def main():
     out = np.empty_like(x)
     table("temperature", x.shape, {"plain": lambda: sf.softmax(x, out=out),
                                    "scale=1/0.7": lambda: sf.softmax(x, scale=1 / 0.7, out=out)})
+    try:
+        import torch
+        torch.set_num_threads(2)
+    except ImportError:
+        torch = None
+    for shape in ((4096, 8), (4096, 16), (4096, 64), (16384, 32)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        out = np.empty_like(x)
+        calls = {"plain": lambda: np.exp(x, out=out),
+                 "softmax": lambda: sf.softmax(x, out=out),
+                 "softmax 1 thread": lambda: sf.softmax(x, out=out, num_threads=1),
+                 "log_softmax": lambda: sf.log_softmax(x, out=out)}
+        if torch is not None:
+            xt = torch.from_numpy(x)
+            calls["torch.softmax"] = lambda: torch.softmax(xt, -1)
+        table("short rows", shape, calls)
     x = np.ones((2, 4), np.float32)
     t = np.array([1, 2])
     y = sf.softmax(x)
@@ -64,11 +82,8 @@ def main():
         "softmax_topk": lambda: sf.softmax_topk(x, 2),
         "softmax_backward": lambda: sf.softmax_backward(x, y),
         "general path (Fortran x)": lambda: sf.softmax(np.asfortranarray(x))})
-    try:
-        import torch
-    except ImportError:
+    if torch is None:
         return
-    torch.set_num_threads(2)
     xt, tt = torch.from_numpy(x), torch.from_numpy(t)
     table("the same calls in PyTorch", x.shape, {
         "plain": lambda: np.exp(x), "softmax": lambda: torch.softmax(xt, -1),
