@@ -553,19 +553,21 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
 #undef SF_CALL
 }
 
-/* Softmax of one row of 1 <= n <= 64 floats, held in registers from load to store: the short
- * rows that pay for partial_store + rescale in calls and latency rather than arithmetic (a
- * 16-long row cost 62 ns through them, 3 ns of it exps). Same bits: every exact form of
- * v - shift gives the same difference and error, so the terms are those of the exp pass (its
- * TwoSum form, with neither clamp nor zeroing: rows reaching more than 131 below the max are
- * left to the general steps); they are added in the exp pass's order for n <= 64 (vectors in
- * turn into one accumulator, or for n = 64 pairwise over its four), the sum and 1 / sum
- * (sf_inverse2's steps) taken as there and the factor applied by the same operation. Returns
- * 0, having written nothing, for a row the general steps must do: a NaN, an infinite max,
+/* Softmax (log_softmax with `lg`) of one row of 1 <= n <= 64 floats, held in registers from
+ * load to store: the short rows that pay for the general steps (partial_store + rescale) in
+ * calls and latency rather than arithmetic (a 16-long row cost 62 ns through them, 3 ns of it
+ * exps). Same bits: every exact form of v - shift gives the same difference and error, so the
+ * terms are those of the exp pass (its TwoSum form, with neither clamp nor zeroing: rows
+ * reaching more than 131 below the max are left to the general steps); they are added in the
+ * exp pass's order for n <= 64 (vectors in turn into one accumulator, or for n = 64 pairwise
+ * over its four), the sum and 1 / sum (sf_inverse2's steps) taken as there and the factor
+ * applied by the same operation; for log_softmax the terms equal to 1 are counted apart and
+ * x - max - log1p(rest) taken as the sum pass and write_log_softmax take them. Returns 0,
+ * having written nothing, for a row the general steps must do: a NaN, an infinite max,
  * |max| >= 2^31 (the wide form), an entry more than 131 below the max (tiny terms). */
 #define SF_F32_SHORT_ROW_MAX 64
 SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
-                                            const int unit, const int nv) {
+                                            const int unit, const int nv, const int lg) {
     const __m512 vs = _mm512_set1_ps(scale);
     __mmask16 k[4];
     __m512 v[4], e[4];
@@ -581,10 +583,17 @@ SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t 
     const float shift = _mm512_reduce_max_ps(m), least = _mm512_reduce_min_ps(l);
     if (!(fabsf(shift) < 0x1p31f) || !(least - shift >= F32_TINY_D)) return 0;
     const __m512 vsh = _mm512_set1_ps(shift), unused_low = vsh;
+    int ones = 0; /* log_softmax: the terms equal to 1 (v == max), counted apart (the rest) */
     for (int j = 0; j < 4; j++) {
         if (j >= nv) break;
-        e[j] = _mm512_maskz_mov_ps(k[j], sf_f32_exp_of_diff__avx512(v[j], vsh, unused_low, 0,
-                                                                    SF_DIFF_TWOSUM_NEAR));
+        const __m512 t = sf_f32_exp_of_diff__avx512(v[j], vsh, unused_low, 0, SF_DIFF_TWOSUM_NEAR);
+        __mmask16 keep = k[j];
+        if (lg) {
+            const __mmask16 one = _mm512_mask_cmp_ps_mask(k[j], v[j], vsh, _CMP_EQ_OQ);
+            ones += __builtin_popcount(one);
+            keep = (__mmask16)(keep & ~one);
+        }
+        e[j] = _mm512_maskz_mov_ps(keep, t);
     }
     __m512 a;
     if (nv == 4 && k[3] == (__mmask16)0xffff) {
@@ -600,6 +609,14 @@ SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t 
                          _mm512_cvtps_pd(_mm512_castps512_ps256(a)),
                          _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)))) * (double)F32_EXP_UNBIAS;
     if (s != s) return 0; /* a NaN in the row */
+    if (lg) { /* (v - max) - log1p(rest), as partial_three_pass and write_log_softmax */
+        const __m512 vl = _mm512_set1_ps((float)log1p(((double)ones - 1.0) + s));
+        for (int j = 0; j < 4; j++) {
+            if (j >= nv) break;
+            _mm512_mask_storeu_ps(y + 16 * j, k[j], _mm512_sub_ps(_mm512_sub_ps(v[j], vsh), vl));
+        }
+        return 1;
+    }
     const double f = 1.0 / s; /* sf_inverse2: s >= 1 (the max's term), f normal */
     const double f_lo = fma(-s, f, 1.0) / s;
     const double fb = f * (double)F32_EXP_UNBIAS;
@@ -614,9 +631,11 @@ SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t 
 
 /* the row's vectors (nv) and scale == 1 compile-time constants in each call: the vectors stay in
  * registers (with nv known only at run time GCC kept them on the stack) */
-static int sf_f32_short_row__avx512(const float *x, float *y, ptrdiff_t n, float scale) {
-#define SF_SHORT(nv) (scale == 1.0f ? sf_f32_short_row_impl__avx512(x, y, n, scale, 1, nv)        \
-                                    : sf_f32_short_row_impl__avx512(x, y, n, scale, 0, nv))
+static int sf_f32_short_row__avx512(const float *x, float *y, ptrdiff_t n, float scale, int lg) {
+#define SF_SHORT_LG(nv, lg)                                                                       \
+    (scale == 1.0f ? sf_f32_short_row_impl__avx512(x, y, n, scale, 1, nv, lg)                     \
+                   : sf_f32_short_row_impl__avx512(x, y, n, scale, 0, nv, lg))
+#define SF_SHORT(nv) (lg ? SF_SHORT_LG(nv, 1) : SF_SHORT_LG(nv, 0))
     switch ((n + 15) / 16) {
     case 1: return SF_SHORT(1);
     case 2: return SF_SHORT(2);
@@ -624,6 +643,7 @@ static int sf_f32_short_row__avx512(const float *x, float *y, ptrdiff_t n, float
     default: return SF_SHORT(4);
     }
 #undef SF_SHORT
+#undef SF_SHORT_LG
 }
 
 /* The write passes: y[i] = OP(x[i]) 64 lanes a step, the last 1..63 lanes masked. With
