@@ -300,45 +300,71 @@ static int sf_f32_fold__avx512(float shift, float least, ptrdiff_t n, float *c, 
     return least - shift >= F32_TINY_D ? SF_EXP_FOLDED : SF_EXP_FOLDED_CLAMPED;
 }
 
-/* max of scale*x; NaN lanes are skipped (vmaxps returns its second operand, the running max,
- * when the first is NaN), as in the portable version: the exp sum catches NaN. */
-SF_INLINE float sf_f32_rmax_impl__avx512(const float *x, ptrdiff_t n, float scale, const int unit,
-                                         float *least) {
-    const __m512 vs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
-    const __m512 pinf = _mm512_set1_ps(INFINITY);
-    __m512 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
-    __m512 l0 = pinf, l1 = pinf, l2 = pinf, l3 = pinf;
-    ptrdiff_t i = sf_head_to_line(x, sizeof(float), n);
-    if (i) { /* the elements before x's first 64-byte boundary: the loop's loads then stay in
-              * one cache line each (the order of a max does not change it) */
+/* The max pass in pieces, so that another loop can carry it (sf_f32_raddexp_impl__avx512's
+ * rider) with the lanes and order of the pass itself, hence its bits: max of scale*x and least
+ * value, NaN lanes skipped (vmaxps and vminps return their second operand, the running value,
+ * when the first is NaN), as in the portable version: the exp sum catches NaN. begin takes the
+ * elements before x's first 64-byte boundary (the loop's loads then stay in one cache line
+ * each; the order of a max does not change it) and returns where the 64-steps start; step64
+ * takes 64 elements at x + i; finish takes the last 1..63 from i and reduces. */
+typedef struct sf_f32_max_state__avx512 {
+    __m512 m0, m1, m2, m3, l0, l1, l2, l3;
+} sf_f32_max_state__avx512;
+
+SF_INLINE ptrdiff_t sf_f32_max_begin__avx512(sf_f32_max_state__avx512 *s, const float *x,
+                                             ptrdiff_t n, __m512 vs) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY), pinf = _mm512_set1_ps(INFINITY);
+    s->m0 = s->m1 = s->m2 = s->m3 = ninf;
+    s->l0 = s->l1 = s->l2 = s->l3 = pinf;
+    const ptrdiff_t i = sf_head_to_line(x, sizeof(float), n);
+    if (i) {
         const __mmask16 k = (__mmask16)((1u << i) - 1);
         const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x), vs);
-        m0 = _mm512_mask_mov_ps(ninf, k, v);
-        l0 = _mm512_mask_mov_ps(pinf, k, v);
+        s->m0 = _mm512_mask_mov_ps(ninf, k, v);
+        s->l0 = _mm512_mask_mov_ps(pinf, k, v);
     }
-    for (; i + 64 <= n; i += 64) {
-        const __m512 v0 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + i), vs);
-        const __m512 v1 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 16), vs);
-        const __m512 v2 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 32), vs);
-        const __m512 v3 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + i + 48), vs);
-        m0 = _mm512_max_ps(v0, m0);
-        m1 = _mm512_max_ps(v1, m1);
-        m2 = _mm512_max_ps(v2, m2);
-        m3 = _mm512_max_ps(v3, m3);
-        l0 = _mm512_min_ps(v0, l0);
-        l1 = _mm512_min_ps(v1, l1);
-        l2 = _mm512_min_ps(v2, l2);
-        l3 = _mm512_min_ps(v3, l3);
-    }
+    return i;
+}
+
+SF_INLINE void sf_f32_max_step64__avx512(sf_f32_max_state__avx512 *s, const float *x, __m512 vs,
+                                         const int unit) {
+    const __m512 v0 = SF_F32_SCALED(unit, _mm512_loadu_ps(x), vs);
+    const __m512 v1 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + 16), vs);
+    const __m512 v2 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + 32), vs);
+    const __m512 v3 = SF_F32_SCALED(unit, _mm512_loadu_ps(x + 48), vs);
+    s->m0 = _mm512_max_ps(v0, s->m0);
+    s->m1 = _mm512_max_ps(v1, s->m1);
+    s->m2 = _mm512_max_ps(v2, s->m2);
+    s->m3 = _mm512_max_ps(v3, s->m3);
+    s->l0 = _mm512_min_ps(v0, s->l0);
+    s->l1 = _mm512_min_ps(v1, s->l1);
+    s->l2 = _mm512_min_ps(v2, s->l2);
+    s->l3 = _mm512_min_ps(v3, s->l3);
+}
+
+SF_INLINE float sf_f32_max_finish__avx512(sf_f32_max_state__avx512 *s, const float *x,
+                                          ptrdiff_t i, ptrdiff_t n, __m512 vs, float *least) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY), pinf = _mm512_set1_ps(INFINITY);
     for (; i < n; i += 16) {
         const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         /* lanes past the end stay -inf (max) and +inf (min) whatever the sign of scale */
         const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vs);
-        m1 = _mm512_max_ps(_mm512_mask_mov_ps(ninf, k, v), m1);
-        l1 = _mm512_min_ps(_mm512_mask_mov_ps(pinf, k, v), l1);
+        s->m1 = _mm512_max_ps(_mm512_mask_mov_ps(ninf, k, v), s->m1);
+        s->l1 = _mm512_min_ps(_mm512_mask_mov_ps(pinf, k, v), s->l1);
     }
-    *least = _mm512_reduce_min_ps(_mm512_min_ps(_mm512_min_ps(l0, l1), _mm512_min_ps(l2, l3)));
-    return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+    *least = _mm512_reduce_min_ps(_mm512_min_ps(_mm512_min_ps(s->l0, s->l1),
+                                                _mm512_min_ps(s->l2, s->l3)));
+    return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(s->m0, s->m1),
+                                              _mm512_max_ps(s->m2, s->m3)));
+}
+
+SF_INLINE float sf_f32_rmax_impl__avx512(const float *x, ptrdiff_t n, float scale, const int unit,
+                                         float *least) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    sf_f32_max_state__avx512 s;
+    ptrdiff_t i = sf_f32_max_begin__avx512(&s, x, n, vs);
+    for (; i + 64 <= n; i += 64) sf_f32_max_step64__avx512(&s, x + i, vs, unit);
+    return sf_f32_max_finish__avx512(&s, x, i, n, vs, least);
 }
 
 /* the row max of scale*x, and in *least its least value (NaN skipped by both: vmaxps and vminps
@@ -404,17 +430,25 @@ SF_INLINE __m512 sf_f32_apply_factor__avx512(__m512 t, __m512 hs, __m512 ls) {
 }
 
 /* The flush riding along an exp pass (sf_f32_raddexp_flush__avx512): another row's write
- * pass, fdst = OP(fsrc) streamed, 64 elements per 64 terms, the first up to fdst's next
- * 64-byte boundary plain. OP (flush kind 1): fsrc * (fh + fl), a softmax row's stored terms
- * times its factor (sf_f32_store_scaled__avx512); kind 2: (scale * fsrc - fh) - fl, a
- * log_softmax row's x, max and log-sum (sf_f32_write_log__avx512). */
+ * pass, fdst = OP(fsrc), 64 elements per 64 terms. OP (flush kind 1): fsrc * (fh + fl), a
+ * softmax row's stored terms times its factor (sf_f32_store_scaled__avx512); kind 2:
+ * (scale * fsrc - fh) - fl, a log_softmax row's x, max and log-sum (sf_f32_write_log__avx512).
+ * Streamed (the first elements up to fdst's next 64-byte boundary plain), or with
+ * SF_FLUSH_PLAIN plain stores from the first element, for an output that stays in cache. */
 #define SF_FLUSH_RESCALE 1
 #define SF_FLUSH_LOG 2
+#define SF_FLUSH_PLAIN 4
 #define SF_F32_FLUSH_OP(v)                                                                        \
-    (flush == SF_FLUSH_RESCALE ? sf_f32_apply_factor__avx512((v), vfh, vfl)                      \
-                               : _mm512_sub_ps(_mm512_sub_ps(SF_F32_SCALED(unit, (v), vs), vfh), vfl))
-#define SF_F32_FLUSH_STREAM16(j) \
-    _mm512_stream_ps(fdst + (j), SF_F32_FLUSH_OP(_mm512_loadu_ps(fsrc + (j))))
+    ((flush & 3) == SF_FLUSH_RESCALE ? sf_f32_apply_factor__avx512((v), vfh, vfl)                \
+                                     : _mm512_sub_ps(_mm512_sub_ps(SF_F32_SCALED(unit, (v), vs), vfh), vfl))
+#define SF_F32_FLUSH_16(j)                                                                        \
+    do {                                                                                          \
+        const __m512 f_ = SF_F32_FLUSH_OP(_mm512_loadu_ps(fsrc + (j)));                           \
+        if (flush & SF_FLUSH_PLAIN)                                                               \
+            _mm512_storeu_ps(fdst + (j), f_);                                                     \
+        else                                                                                      \
+            _mm512_stream_ps(fdst + (j), f_);                                                     \
+    } while (0)
 #define SF_F32_FLUSH_MASKED(j, k) \
     _mm512_mask_storeu_ps(fdst + (j), (k), SF_F32_FLUSH_OP(_mm512_maskz_loadu_ps((k), fsrc + (j))))
 
@@ -422,26 +456,36 @@ SF_INLINE __m512 sf_f32_apply_factor__avx512(__m512 t, __m512 hs, __m512 ls) {
  * into y when y != NULL, prefetching `next` (when not NULL) at the same pace: the contract of
  * the portable expsum. Folded rows' terms are exp(scale*x) c instead, and the sum is scaled by
  * `unbias` (sf_f32_fold__avx512). Lanes go to double every SF_F32_LANE_TERMS terms (a row's last
- * chunk: up to 7 in the lane that takes the tail). */
+ * chunk: up to 7 in the lane that takes the tail). With `flush` and fsrc != NULL another row's
+ * write pass rides along (above); with `ride` and *mx != NULL so does the max pass of another
+ * n-long row mx (the next one), 64 elements per 64 terms, its max and least value returned in
+ * *mx_max and *mx_least: the loads of both passes and the latency at their ends then overlap
+ * this pass's arithmetic. */
 SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                              float shift, const float *next, const int store,
                                              const int unit, const int wide, const int form,
                                              double *rest, const int flush,
                                              const float *fsrc, float *fdst, float fh, float fl,
-                                             float fold_c, double unbias) {
+                                             const int ride, const float *mx, float *mx_max,
+                                             float *mx_least, float fold_c, double unbias) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
     const sf_f32_fold_coeffs__avx512 fold = sf_f32_fold_coefficients__avx512(_mm512_set1_ps(fold_c));
     /* the rescale's factor pre-scaled (sf_f32_apply_factor__avx512); log_softmax's max, log-sum */
-    const float fscale = flush == SF_FLUSH_RESCALE ? F32_FACTOR_SCALE : 1.0f;
+    const float fscale = (flush & 3) == SF_FLUSH_RESCALE ? F32_FACTOR_SCALE : 1.0f;
     const __m512 vfh = _mm512_set1_ps(fh * fscale), vfl = _mm512_set1_ps(fl * fscale);
+    const int flushing = flush && fsrc != NULL;
     ptrdiff_t j = 0; /* the flush's next element */
-    if (flush) {
+    if (flushing && !(flush & SF_FLUSH_PLAIN)) {
         j = sf_stream_lead(fdst, sizeof(float), 16) % 16;
         j = j < n ? j : n;
         SF_F32_FLUSH_MASKED(0, (__mmask16)((1u << j) - 1));
     }
+    const int riding = ride && mx != NULL;
+    sf_f32_max_state__avx512 ms;
+    /* the rider's next element (none when not riding: begin then only initialises ms) */
+    ptrdiff_t k = sf_f32_max_begin__avx512(&ms, riding ? mx : x, riding ? n : 0, vs);
     const __m512 vlow = _mm512_set1_ps(sf_f32_low_of(shift));
-    const int to_l1 = flush != SF_FLUSH_RESCALE && sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
+    const int to_l1 = (flush & 3) != SF_FLUSH_RESCALE && sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
     const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
     __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo; /* the lane sums, in double */
     ptrdiff_t ones = 0;
@@ -460,28 +504,36 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
                 _mm512_storeu_ps(y + i + 32, e2);
                 _mm512_storeu_ps(y + i + 48, e3);
             }
-            if (flush && j + 64 <= n) {
-                SF_F32_FLUSH_STREAM16(j);
-                SF_F32_FLUSH_STREAM16(j + 16);
-                SF_F32_FLUSH_STREAM16(j + 32);
-                SF_F32_FLUSH_STREAM16(j + 48);
+            if (flushing && j + 64 <= n) {
+                SF_F32_FLUSH_16(j);
+                SF_F32_FLUSH_16(j + 16);
+                SF_F32_FLUSH_16(j + 32);
+                SF_F32_FLUSH_16(j + 48);
                 j += 64;
+            }
+            if (riding && k + 64 <= n) {
+                sf_f32_max_step64__avx512(&ms, mx + k, vs, unit);
+                k += 64;
             }
         }
         for (; i < end; i += 16) { /* the last 1..63 elements, 16 at a time, the last masked */
-            const __mmask16 k = end - i >= 16 ? all : (__mmask16)((1u << (end - i)) - 1);
+            const __mmask16 m = end - i >= 16 ? all : (__mmask16)((1u << (end - i)) - 1);
             /* lanes past the end add nothing */
-            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(k, x + i), vs, vsh, vlow, k, countable, store, unit, wide, form, &fold, &a1, &ones);
-            if (store) _mm512_mask_storeu_ps(y + i, k, e);
+            const __m512 e = sf_f32_term__avx512(_mm512_maskz_loadu_ps(m, x + i), vs, vsh, vlow, m, countable, store, unit, wide, form, &fold, &a1, &ones);
+            if (store) _mm512_mask_storeu_ps(y + i, m, e);
         }
         i = end;
         const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
         s_lo = _mm512_add_pd(s_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(a)));
         s_hi = _mm512_add_pd(s_hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
     }
-    if (flush) {
-        for (; j + 16 <= n; j += 16) SF_F32_FLUSH_STREAM16(j);
+    if (flushing) {
+        for (; j + 16 <= n; j += 16) SF_F32_FLUSH_16(j);
         if (j < n) SF_F32_FLUSH_MASKED(j, (__mmask16)((1u << (n - j)) - 1));
+    }
+    if (riding) {
+        for (; k + 64 <= n; k += 64) sf_f32_max_step64__avx512(&ms, mx + k, vs, unit);
+        *mx_max = sf_f32_max_finish__avx512(&ms, mx, k, n, vs, mx_least);
     }
     const double others = _mm512_reduce_add_pd(_mm512_add_pd(s_lo, s_hi)) * unbias;
     if (!store) *rest = ((double)ones - 1.0) + others;
@@ -516,9 +568,9 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
                                      double *eff) {
 #define SF_CALL(unit, wide, form)                                                                 \
     (y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL, 0,  \
-                                     NULL, NULL, 0, 0, fold_c_, unbias_)                         \
+                                     NULL, NULL, 0, 0, 0, NULL, NULL, NULL, fold_c_, unbias_)    \
        : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,  \
-                                     0, NULL, NULL, 0, 0, fold_c_, unbias_))
+                                     0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL, fold_c_, unbias_))
     SF_F32_RADDEXP_SPECIALIZED(y ? eff : NULL);
 #undef SF_CALL
 }
@@ -535,7 +587,8 @@ static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n
                                            double *eff) {
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL,          \
-                                SF_FLUSH_RESCALE, fsrc, fdst, fh, fl, fold_c_, unbias_)
+                                SF_FLUSH_RESCALE, fsrc, fdst, fh, fl, 0, NULL, NULL, NULL,    \
+                                fold_c_, unbias_)
     SF_F32_RADDEXP_SPECIALIZED(eff);
 #undef SF_CALL
 }
@@ -548,7 +601,42 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
                                                float max, float log_sum) {
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,       \
-                                SF_FLUSH_LOG, fsrc, fdst, max, log_sum, fold_c_, unbias_)
+                                SF_FLUSH_LOG, fsrc, fdst, max, log_sum, 0, NULL, NULL, NULL,  \
+                                fold_c_, unbias_)
+    SF_F32_RADDEXP_SPECIALIZED(NULL);
+#undef SF_CALL
+}
+
+/* The exp passes of the pipelined row loop (the portable softmax_rows_ride): this row's
+ * stored terms (sf_f32_raddexp__avx512's store form, the same bits), the previous row's
+ * rescale in place (fsrc, when not NULL: sf_f32_store_scaled__avx512's operation on fh + fl)
+ * and the next row's max pass (mx, when not NULL: sf_f32_rmax__avx512's lanes and order) in
+ * one loop. */
+static double sf_f32_raddexp_ride__avx512(const float *x, float *y, ptrdiff_t n, float scale,
+                                          float shift, float least, float *fsrc, float fh,
+                                          float fl, const float *mx, float *mx_max,
+                                          float *mx_least) {
+    double eff_;
+#define SF_CALL(unit, wide, form)                                                                 \
+    sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, NULL, 1, unit, wide, form, NULL,          \
+                                SF_FLUSH_RESCALE | SF_FLUSH_PLAIN, fsrc, fsrc, fh, fl, 1, mx,      \
+                                mx_max, mx_least, fold_c_, unbias_)
+    SF_F32_RADDEXP_SPECIALIZED(&eff_);
+#undef SF_CALL
+}
+
+/* The same for log_softmax rows: this row's sum (with *rest), the previous row's
+ * (scale * fsrc - max) - log_sum into fdst (sf_f32_write_log__avx512's operation) and the next
+ * row's max pass. */
+static double sf_f32_raddexp_ride_log__avx512(const float *x, ptrdiff_t n, float scale,
+                                              float shift, float least, double *rest,
+                                              const float *fsrc, float *fdst, float max,
+                                              float log_sum, const float *mx, float *mx_max,
+                                              float *mx_least) {
+#define SF_CALL(unit, wide, form)                                                                 \
+    sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, NULL, 0, unit, wide, form, rest,       \
+                                SF_FLUSH_LOG | SF_FLUSH_PLAIN, fsrc, fdst, max, log_sum, 1, mx,    \
+                                mx_max, mx_least, fold_c_, unbias_)
     SF_F32_RADDEXP_SPECIALIZED(NULL);
 #undef SF_CALL
 }
@@ -1876,6 +1964,8 @@ SF_ELEMENTWISE_LOOP__AVX512(sf_f64_log_sigmoid__avx512, double, __m512d, 8, __mm
 #define SF_F32_SHORT_ROW sf_f32_short_row__avx512
 #define SF_F32_RADDEXP_FLUSH sf_f32_raddexp_flush__avx512
 #define SF_F32_RADDEXP_FLUSH_LOG sf_f32_raddexp_flush_log__avx512
+#define SF_F32_RADDEXP_RIDE sf_f32_raddexp_ride__avx512
+#define SF_F32_RADDEXP_RIDE_LOG sf_f32_raddexp_ride_log__avx512
 #define SF_F32_RESCALE sf_f32_store_scaled__avx512
 #define SF_F32_WRITE_SOFTMAX sf_f32_store_exp__avx512
 #define SF_F32_WRITE_LOG sf_f32_write_log__avx512
