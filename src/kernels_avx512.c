@@ -429,6 +429,12 @@ SF_INLINE __m512 sf_f32_apply_factor__avx512(__m512 t, __m512 hs, __m512 ls) {
     return _mm512_mask_mul_ps(den, (__mmask16)~tiny, ys, down); /* masked lanes: no assist */
 }
 
+/* The same for a row whose outputs are all normal (none below 2^-126: ys >= 1 in every lane),
+ * known from its least value (SF_F32_NO_TINY_D): the common case, without the test. */
+SF_INLINE __m512 sf_f32_apply_factor_normal__avx512(__m512 t, __m512 hs, __m512 ls) {
+    return _mm512_mul_ps(_mm512_fmadd_ps(t, hs, _mm512_mul_ps(t, ls)), _mm512_set1_ps(0x1p-126f));
+}
+
 /* The flush riding along an exp pass (sf_f32_raddexp_flush__avx512): another row's write
  * pass, fdst = OP(fsrc), 64 elements per 64 terms. OP (flush kind 1): fsrc * (fh + fl), a
  * softmax row's stored terms times its factor (sf_f32_store_scaled__avx512); kind 2:
@@ -439,8 +445,10 @@ SF_INLINE __m512 sf_f32_apply_factor__avx512(__m512 t, __m512 hs, __m512 ls) {
 #define SF_FLUSH_LOG 2
 #define SF_FLUSH_PLAIN 4
 #define SF_F32_FLUSH_OP(v)                                                                        \
-    ((flush & 3) == SF_FLUSH_RESCALE ? sf_f32_apply_factor__avx512((v), vfh, vfl)                \
-                                     : _mm512_sub_ps(_mm512_sub_ps(SF_F32_SCALED(unit, (v), vs), vfh), vfl))
+    ((flush & 3) == SF_FLUSH_RESCALE                                                              \
+         ? (ftiny ? sf_f32_apply_factor__avx512((v), vfh, vfl)                                    \
+                  : sf_f32_apply_factor_normal__avx512((v), vfh, vfl))                            \
+         : _mm512_sub_ps(_mm512_sub_ps(SF_F32_SCALED(unit, (v), vs), vfh), vfl))
 #define SF_F32_FLUSH_16(j)                                                                        \
     do {                                                                                          \
         const __m512 f_ = SF_F32_FLUSH_OP(_mm512_loadu_ps(fsrc + (j)));                           \
@@ -466,7 +474,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
                                              const int unit, const int wide, const int form,
                                              double *rest, const int flush,
                                              const float *fsrc, float *fdst, float fh, float fl,
-                                             const int ride, const float *mx, float *mx_max,
+                                             int ftiny, const int ride, const float *mx, float *mx_max,
                                              float *mx_least, float fold_c, double unbias) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
     const sf_f32_fold_coeffs__avx512 fold = sf_f32_fold_coefficients__avx512(_mm512_set1_ps(fold_c));
@@ -568,9 +576,9 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
                                      double *eff) {
 #define SF_CALL(unit, wide, form)                                                                 \
     (y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL, 0,  \
-                                     NULL, NULL, 0, 0, 0, NULL, NULL, NULL, fold_c_, unbias_)    \
+                                     NULL, NULL, 0, 0, 1, 0, NULL, NULL, NULL, fold_c_, unbias_) \
        : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,  \
-                                     0, NULL, NULL, 0, 0, 0, NULL, NULL, NULL, fold_c_, unbias_))
+                                     0, NULL, NULL, 0, 0, 1, 0, NULL, NULL, NULL, fold_c_, unbias_))
     SF_F32_RADDEXP_SPECIALIZED(y ? eff : NULL);
 #undef SF_CALL
 }
@@ -587,7 +595,7 @@ static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n
                                            double *eff) {
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL,          \
-                                SF_FLUSH_RESCALE, fsrc, fdst, fh, fl, 0, NULL, NULL, NULL,    \
+                                SF_FLUSH_RESCALE, fsrc, fdst, fh, fl, 1, 0, NULL, NULL, NULL, \
                                 fold_c_, unbias_)
     SF_F32_RADDEXP_SPECIALIZED(eff);
 #undef SF_CALL
@@ -601,7 +609,8 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
                                                float max, float log_sum) {
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,       \
-                                SF_FLUSH_LOG, fsrc, fdst, max, log_sum, 0, NULL, NULL, NULL,  \
+                                SF_FLUSH_LOG, fsrc, fdst, max, log_sum, 1, 0, NULL, NULL,    \
+                                NULL, \
                                 fold_c_, unbias_)
     SF_F32_RADDEXP_SPECIALIZED(NULL);
 #undef SF_CALL
@@ -609,17 +618,22 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
 
 /* The exp passes of the pipelined row loop (the portable softmax_rows_ride): this row's
  * stored terms (sf_f32_raddexp__avx512's store form, the same bits), the previous row's
- * rescale in place (fsrc, when not NULL: sf_f32_store_scaled__avx512's operation on fh + fl)
- * and the next row's max pass (mx, when not NULL: sf_f32_rmax__avx512's lanes and order) in
- * one loop. */
+ * rescale in place (fsrc, when not NULL: sf_f32_store_scaled__avx512's operation on fh + fl;
+ * fspan: that row's least value minus its max) and the next row's max pass (mx, when not NULL:
+ * sf_f32_rmax__avx512's lanes and order) in one loop. A row whose least value is at most 64
+ * below its max has no output below e^-64 / n > 2^-126 (n < 2^31): its rescale skips the test
+ * for subnormal outputs (two operations of the 23 a vector of this loop). */
+#define SF_F32_NO_TINY_D (-64.0f)
 static double sf_f32_raddexp_ride__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                           float shift, float least, float *fsrc, float fh,
-                                          float fl, const float *mx, float *mx_max,
+                                          float fl, float fspan, const float *mx, float *mx_max,
                                           float *mx_least) {
     double eff_;
+    const int ftiny = !(fspan >= SF_F32_NO_TINY_D);
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, NULL, 1, unit, wide, form, NULL,          \
-                                SF_FLUSH_RESCALE | SF_FLUSH_PLAIN, fsrc, fsrc, fh, fl, 1, mx,      \
+                                SF_FLUSH_RESCALE | SF_FLUSH_PLAIN, fsrc, fsrc, fh, fl, ftiny, 1,   \
+                                mx, \
                                 mx_max, mx_least, fold_c_, unbias_)
     SF_F32_RADDEXP_SPECIALIZED(&eff_);
 #undef SF_CALL
@@ -635,7 +649,7 @@ static double sf_f32_raddexp_ride_log__avx512(const float *x, ptrdiff_t n, float
                                               float *mx_least) {
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, NULL, 0, unit, wide, form, rest,       \
-                                SF_FLUSH_LOG | SF_FLUSH_PLAIN, fsrc, fdst, max, log_sum, 1, mx,    \
+                                SF_FLUSH_LOG | SF_FLUSH_PLAIN, fsrc, fdst, max, log_sum, 1, 1, mx, \
                                 mx_max, mx_least, fold_c_, unbias_)
     SF_F32_RADDEXP_SPECIALIZED(NULL);
 #undef SF_CALL
