@@ -58,6 +58,10 @@ cdef extern from "softmax_fast.h" nogil:
                                  Py_ssize_t, float, float, int) noexcept nogil
     ctypedef void (*f64_mask_fn)(const double *, const unsigned char *, Py_ssize_t, double *,
                                  Py_ssize_t, double, double, int) noexcept nogil
+    ctypedef void (*f32_blocks_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                   Py_ssize_t, float, sf_partial *, const float *) noexcept nogil
+    ctypedef void (*f64_blocks_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                   Py_ssize_t, double, sf_partial *, const double *) noexcept nogil
     ctypedef void (*f32_rows_fn)(const float *, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                  Py_ssize_t, float, int) noexcept nogil
     ctypedef void (*f64_rows_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
@@ -102,6 +106,7 @@ cdef extern from "softmax_fast.h" nogil:
         f32_elementwise_fn log_sigmoid
         f32_mask_fn mask
         f32_rows_fn softmax_rows
+        f32_blocks_fn partials_blocks
 
     ctypedef struct sf_f64_kernels:
         f64_row_fn softmax[3]
@@ -122,6 +127,7 @@ cdef extern from "softmax_fast.h" nogil:
         f64_elementwise_fn log_sigmoid
         f64_mask_fn mask
         f64_rows_fn softmax_rows
+        f64_blocks_fn partials_blocks
 
     ctypedef void (*half_in_fn)(const uint16_t *, float *, Py_ssize_t) noexcept nogil
     ctypedef void (*half_out_fn)(const float *, uint16_t *, Py_ssize_t) noexcept nogil
@@ -433,6 +439,18 @@ cdef inline sf_partial merge_blocks(int algo, sf_partial *parts, Py_ssize_t nb) 
     return total
 
 
+cdef inline void k_partials_blocks(const floating *x, floating *y, Py_ssize_t n, Py_ssize_t b0,
+                                   Py_ssize_t b1, floating sc, sf_partial *parts,
+                                   const floating *next) noexcept nogil:
+    """Three-pass partials of the row's BLOCK-sized blocks b0 .. b1 - 1 (partial_store into y
+    when y != NULL), the kernels' own loop over them (on AVX-512 float32 each exp pass carries
+    the next block's max pass)."""
+    if floating is float:
+        K.f32.partials_blocks(x, y, n, BLOCK, b0, b1, sc, parts, next)
+    else:
+        K.f64.partials_blocks(x, y, n, BLOCK, b0, b1, sc, parts, next)
+
+
 cdef inline const floating *next_block(const floating *x, Py_ssize_t lo, Py_ssize_t n) noexcept nogil:
     """The block after the one at `lo`, for prefetching, when it is a whole block."""
     return x + lo + BLOCK if lo + 2 * BLOCK <= n else NULL
@@ -447,7 +465,7 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
     far larger than the cache): then pass 2 recomputes them from x, which costs a second read
     of x instead of a read and a write of y. Returns -1 when out of memory."""
     cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
-    cdef Py_ssize_t b, lo, ln
+    cdef Py_ssize_t b, lo, ln, t
     cdef sf_partial *parts = <sf_partial *> malloc(nb * sizeof(sf_partial))
     cdef sf_partial total, mine
     cdef int failed = 0
@@ -466,12 +484,17 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
         # one parallel region for both passes (a fork/join less): after a barrier (prange
         # here ends with nowait) every thread merges the partials itself (the same bits)
         with parallel(num_threads=nt):
-            for b in prange(nb, schedule='static'):
-                lo = b * BLOCK
-                ln = min(BLOCK, n - lo)
-                parts[b] = k_partial(algo, x + lo,
-                                     (store + lo) if store != NULL else <floating *> NULL,
-                                     ln, sc, shift, &failed, next_block(x, lo, n))
+            if algo == SF_THREE_PASS:   # a run of blocks per thread
+                for t in prange(nt, schedule='static'):
+                    k_partials_blocks(x, store, n, nb * t // nt, nb * (t + 1) // nt, sc, parts,
+                                      <const floating *> NULL)
+            else:
+                for b in prange(nb, schedule='static'):
+                    lo = b * BLOCK
+                    ln = min(BLOCK, n - lo)
+                    parts[b] = k_partial(algo, x + lo,
+                                         (store + lo) if store != NULL else <floating *> NULL,
+                                         ln, sc, shift, &failed, next_block(x, lo, n))
             sf_omp_barrier()
             if not failed:   # the same for every thread: read after the barrier
                 mine = merge_blocks(algo, parts, nb)
@@ -486,12 +509,16 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
             free(parts)
             return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream, next)
     else:
-        for b in range(nb):
-            lo = b * BLOCK
-            ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(algo, x + lo, (store + lo) if store != NULL else <floating *> NULL,
-                                 ln, sc, shift, &failed,
-                                 next if b == nb - 1 else next_block(x, lo, n))
+        if algo == SF_THREE_PASS:
+            k_partials_blocks(x, store, n, 0, nb, sc, parts, next)
+        else:
+            for b in range(nb):
+                lo = b * BLOCK
+                ln = min(BLOCK, n - lo)
+                parts[b] = k_partial(algo, x + lo,
+                                     (store + lo) if store != NULL else <floating *> NULL,
+                                     ln, sc, shift, &failed,
+                                     next if b == nb - 1 else next_block(x, lo, n))
         if failed:   # two-pass range exceeded somewhere: the online algorithm does this row
             free(parts)
             return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream, next)
@@ -511,11 +538,11 @@ cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, in
                                const floating *next) noexcept nogil:
     """(max, sum) of one contiguous row: one pass for short rows (prefetching `next`, the next
     row or NULL), fixed blocks for long rows, each reduced by the three-pass kernels (max, then
-    exp-sum from cache; faster than the portable online pass)."""
-    cdef Py_ssize_t nb, b, lo, ln
+    exp-sum from cache; faster than the portable online pass), a run of blocks per thread."""
+    cdef Py_ssize_t nb, t
     cdef sf_partial *parts
     cdef sf_partial total
-    cdef int failed = 0
+    cdef int failed = 0   # two-pass's flag: never set by three-pass
     if n < SPLIT_MIN:
         return k_partial(SF_THREE_PASS, x, <floating *> NULL, n, sc, 0, &failed, next)
     nb = (n + BLOCK - 1) // BLOCK
@@ -525,17 +552,11 @@ cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, in
         total.sum = -1.0   # marks the failure for the caller
         return total
     if nt > 1:
-        for b in prange(nb, num_threads=nt, schedule='static'):
-            lo = b * BLOCK
-            ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(SF_THREE_PASS, x + lo, <floating *> NULL, ln, sc, 0, &failed,
-                                 next_block(x, lo, n))
+        for t in prange(nt, num_threads=nt, schedule='static'):
+            k_partials_blocks(x, <floating *> NULL, n, nb * t // nt, nb * (t + 1) // nt, sc,
+                              parts, <const floating *> NULL)
     else:
-        for b in range(nb):
-            lo = b * BLOCK
-            ln = min(BLOCK, n - lo)
-            parts[b] = k_partial(SF_THREE_PASS, x + lo, <floating *> NULL, ln, sc, 0, &failed,
-                                 next_block(x, lo, n))
+        k_partials_blocks(x, <floating *> NULL, n, 0, nb, sc, parts, next)
     total = merge_blocks(SF_THREE_PASS, parts, nb)
     free(parts)
     return total

@@ -465,8 +465,8 @@ SF_INLINE __m512 sf_f32_apply_factor_normal__avx512(__m512 t, __m512 hs, __m512 
  * the portable expsum. Folded rows' terms are exp(scale*x) c instead, and the sum is scaled by
  * `unbias` (sf_f32_fold__avx512). Lanes go to double every SF_F32_LANE_TERMS terms (a row's last
  * chunk: up to 7 in the lane that takes the tail). With `flush` and fsrc != NULL another row's
- * write pass rides along (above); with `ride` and *mx != NULL so does the max pass of another
- * n-long row mx (the next one), 64 elements per 64 terms, its max and least value returned in
+ * write pass rides along (above); with `ride` and mx != NULL so does the max pass of another
+ * row mx of mn elements (the next one), 64 elements per 64 terms, its max and least value returned in
  * *mx_max and *mx_least: the loads of both passes and the latency at their ends then overlap
  * this pass's arithmetic. */
 SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
@@ -474,7 +474,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
                                              const int unit, const int wide, const int form,
                                              double *rest, const int flush,
                                              const float *fsrc, float *fdst, float fh, float fl,
-                                             int ftiny, const int ride, const float *mx, float *mx_max,
+                                             int ftiny, const int ride, const float *mx, ptrdiff_t mn, float *mx_max,
                                              float *mx_least, float fold_c, double unbias) {
     const __m512 vs = _mm512_set1_ps(scale), vsh = _mm512_set1_ps(shift);
     const sf_f32_fold_coeffs__avx512 fold = sf_f32_fold_coefficients__avx512(_mm512_set1_ps(fold_c));
@@ -491,7 +491,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     const int riding = ride && mx != NULL;
     sf_f32_max_state__avx512 ms;
     /* the rider's next element (none when not riding: begin then only initialises ms) */
-    ptrdiff_t k = sf_f32_max_begin__avx512(&ms, riding ? mx : x, riding ? n : 0, vs);
+    ptrdiff_t k = sf_f32_max_begin__avx512(&ms, riding ? mx : x, riding ? mn : 0, vs);
     const __m512 vlow = _mm512_set1_ps(sf_f32_low_of(shift));
     const int to_l1 = (flush & 3) != SF_FLUSH_RESCALE && sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
     const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
@@ -519,7 +519,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
                 SF_F32_FLUSH_16(j + 48);
                 j += 64;
             }
-            if (riding && k + 64 <= n) {
+            if (riding && k + 64 <= mn) {
                 sf_f32_max_step64__avx512(&ms, mx + k, vs, unit);
                 k += 64;
             }
@@ -540,8 +540,8 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
         if (j < n) SF_F32_FLUSH_MASKED(j, (__mmask16)((1u << (n - j)) - 1));
     }
     if (riding) {
-        for (; k + 64 <= n; k += 64) sf_f32_max_step64__avx512(&ms, mx + k, vs, unit);
-        *mx_max = sf_f32_max_finish__avx512(&ms, mx, k, n, vs, mx_least);
+        for (; k + 64 <= mn; k += 64) sf_f32_max_step64__avx512(&ms, mx + k, vs, unit);
+        *mx_max = sf_f32_max_finish__avx512(&ms, mx, k, mn, vs, mx_least);
     }
     const double others = _mm512_reduce_add_pd(_mm512_add_pd(s_lo, s_hi)) * unbias;
     if (!store) *rest = ((double)ones - 1.0) + others;
@@ -576,9 +576,10 @@ static double sf_f32_raddexp__avx512(const float *x, float *y, ptrdiff_t n, floa
                                      double *eff) {
 #define SF_CALL(unit, wide, form)                                                                 \
     (y ? sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL, 0,  \
-                                     NULL, NULL, 0, 0, 1, 0, NULL, NULL, NULL, fold_c_, unbias_) \
+                                     NULL, NULL, 0, 0, 1, 0, NULL, 0, NULL, NULL, fold_c_, unbias_) \
        : sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,  \
-                                     0, NULL, NULL, 0, 0, 1, 0, NULL, NULL, NULL, fold_c_, unbias_))
+                                     0, NULL, NULL, 0, 0, 1, 0, NULL, 0, NULL, NULL, fold_c_,       \
+                                     unbias_))
     SF_F32_RADDEXP_SPECIALIZED(y ? eff : NULL);
 #undef SF_CALL
 }
@@ -595,7 +596,7 @@ static double sf_f32_raddexp_flush__avx512(const float *x, float *y, ptrdiff_t n
                                            double *eff) {
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL,          \
-                                SF_FLUSH_RESCALE, fsrc, fdst, fh, fl, 1, 0, NULL, NULL, NULL, \
+                                SF_FLUSH_RESCALE, fsrc, fdst, fh, fl, 1, 0, NULL, 0, NULL, NULL, \
                                 fold_c_, unbias_)
     SF_F32_RADDEXP_SPECIALIZED(eff);
 #undef SF_CALL
@@ -609,7 +610,7 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
                                                float max, float log_sum) {
 #define SF_CALL(unit, wide, form)                                                                 \
     sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,       \
-                                SF_FLUSH_LOG, fsrc, fdst, max, log_sum, 1, 0, NULL, NULL,    \
+                                SF_FLUSH_LOG, fsrc, fdst, max, log_sum, 1, 0, NULL, 0, NULL, \
                                 NULL, \
                                 fold_c_, unbias_)
     SF_F32_RADDEXP_SPECIALIZED(NULL);
@@ -619,37 +620,38 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
 /* The exp passes of the pipelined row loop (the portable softmax_rows_ride): this row's
  * stored terms (sf_f32_raddexp__avx512's store form, the same bits), the previous row's
  * rescale in place (fsrc, when not NULL: sf_f32_store_scaled__avx512's operation on fh + fl;
- * fspan: that row's least value minus its max) and the next row's max pass (mx, when not NULL:
- * sf_f32_rmax__avx512's lanes and order) in one loop. A row whose least value is at most 64
+ * fspan: that row's least value minus its max) and the next row's max pass (mx, mn elements,
+ * when not NULL: sf_f32_rmax__avx512's lanes and order) in one loop; `next` (or NULL) prefetched meanwhile,
+ * *eff as sf_f32_raddexp__avx512's (set it to shift first). A row whose least value is at most 64
  * below its max has no output below e^-64 / n > 2^-126 (n < 2^31): its rescale skips the test
  * for subnormal outputs (two operations of the 23 a vector of this loop). */
 #define SF_F32_NO_TINY_D (-64.0f)
 static double sf_f32_raddexp_ride__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                           float shift, float least, float *fsrc, float fh,
-                                          float fl, float fspan, const float *mx, float *mx_max,
-                                          float *mx_least) {
-    double eff_;
+                                          float fl, float fspan, const float *mx, ptrdiff_t mn,
+                                          float *mx_max, float *mx_least, const float *next,
+                                          double *eff) {
     const int ftiny = !(fspan >= SF_F32_NO_TINY_D);
 #define SF_CALL(unit, wide, form)                                                                 \
-    sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, NULL, 1, unit, wide, form, NULL,          \
+    sf_f32_raddexp_impl__avx512(x, y, n, scale, shift, next, 1, unit, wide, form, NULL,          \
                                 SF_FLUSH_RESCALE | SF_FLUSH_PLAIN, fsrc, fsrc, fh, fl, ftiny, 1,   \
-                                mx, \
+                                mx, mn, \
                                 mx_max, mx_least, fold_c_, unbias_)
-    SF_F32_RADDEXP_SPECIALIZED(&eff_);
+    SF_F32_RADDEXP_SPECIALIZED(eff);
 #undef SF_CALL
 }
 
 /* The same for log_softmax rows: this row's sum (with *rest), the previous row's
  * (scale * fsrc - max) - log_sum into fdst (sf_f32_write_log__avx512's operation) and the next
- * row's max pass. */
+ * row's max pass; `next` prefetched. */
 static double sf_f32_raddexp_ride_log__avx512(const float *x, ptrdiff_t n, float scale,
                                               float shift, float least, double *rest,
                                               const float *fsrc, float *fdst, float max,
-                                              float log_sum, const float *mx, float *mx_max,
-                                              float *mx_least) {
+                                              float log_sum, const float *mx, ptrdiff_t mn,
+                                              float *mx_max, float *mx_least, const float *next) {
 #define SF_CALL(unit, wide, form)                                                                 \
-    sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, NULL, 0, unit, wide, form, rest,       \
-                                SF_FLUSH_LOG | SF_FLUSH_PLAIN, fsrc, fdst, max, log_sum, 1, 1, mx, \
+    sf_f32_raddexp_impl__avx512(x, NULL, n, scale, shift, next, 0, unit, wide, form, rest,       \
+                                SF_FLUSH_LOG | SF_FLUSH_PLAIN, fsrc, fdst, max, log_sum, 1, 1, mx, mn, \
                                 mx_max, mx_least, fold_c_, unbias_)
     SF_F32_RADDEXP_SPECIALIZED(NULL);
 #undef SF_CALL

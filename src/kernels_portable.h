@@ -271,6 +271,7 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
         .logsumexp_columns = SF_NAME(dt, logsumexp_columns, SF_ISA),                              \
         .sigmoid = SF_ELEMENTWISE(dt, SIGMOID), .log_sigmoid = SF_ELEMENTWISE(dt, LOG_SIGMOID),  \
         .mask = SF_NAME(dt, mask, SF_ISA), .softmax_rows = SF_NAME(dt, softmax_rows, SF_ISA),   \
+        .partials_blocks = SF_NAME(dt, partials_blocks, SF_ISA),                                  \
     }
 
 const sf_kernels SF_TABLE_NAME(SF_ISA) = {

@@ -100,6 +100,13 @@ typedef struct sf_partial {
          */                                                                                        \
         void (*softmax_rows)(const T *x, T *y, ptrdiff_t R, ptrdiff_t n, ptrdiff_t xs,            \
                              ptrdiff_t ys, T scale, int log);                                      \
+        /* the three-pass partials of blocks b0 .. b1 - 1 of an n-long row cut into `block`-long  \
+         * blocks (the last may be shorter) into parts[b]: partial_store's (y != NULL: the terms  \
+         * stored into y) or partial_three_pass's, the same bits, `next` (or NULL) prefetched    \
+         * during the last; where the ISA has one, each block's exp pass carries the next        \
+         * block's max pass */                                                                    \
+        void (*partials_blocks)(const T *x, T *y, ptrdiff_t n, ptrdiff_t block, ptrdiff_t b0,     \
+                                ptrdiff_t b1, T scale, sf_partial *parts, const T *next);         \
     } NAME;
 
 SF_DECLARE_KERNEL_TABLE(sf_f32_kernels, float)
