@@ -451,6 +451,16 @@ cdef inline void k_partials_blocks(const floating *x, floating *y, Py_ssize_t n,
         K.f64.partials_blocks(x, y, n, BLOCK, b0, b1, sc, parts, next)
 
 
+cdef inline Py_ssize_t run_start(Py_ssize_t t, Py_ssize_t n, int nt) noexcept nogil:
+    """The first block of thread t's run when nt threads share the BLOCK-sized blocks of an
+    n-long row: the block nearest t / nt of its elements (a shorter last block counts for its
+    length). Both passes of a row use these runs, so each thread rescales the terms it stored."""
+    cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
+    if t >= nt:
+        return nb
+    return min(nb, (n * t // nt + BLOCK // 2) // BLOCK)
+
+
 cdef inline const floating *next_block(const floating *x, Py_ssize_t lo, Py_ssize_t n) noexcept nogil:
     """The block after the one at `lo`, for prefetching, when it is a whole block."""
     return x + lo + BLOCK if lo + 2 * BLOCK <= n else NULL
@@ -486,8 +496,8 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
         with parallel(num_threads=nt):
             if algo == SF_THREE_PASS:   # a run of blocks per thread
                 for t in prange(nt, schedule='static'):
-                    k_partials_blocks(x, store, n, nb * t // nt, nb * (t + 1) // nt, sc, parts,
-                                      <const floating *> NULL)
+                    k_partials_blocks(x, store, n, run_start(t, n, nt), run_start(t + 1, n, nt),
+                                      sc, parts, <const floating *> NULL)
             else:
                 for b in prange(nb, schedule='static'):
                     lo = b * BLOCK
@@ -498,11 +508,14 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
             sf_omp_barrier()
             if not failed:   # the same for every thread: read after the barrier
                 mine = merge_blocks(algo, parts, nb)
-                for b in prange(nb, schedule='static'):
-                    lo = b * BLOCK
-                    ln = min(BLOCK, n - lo)
-                    k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], mine,
-                            (store + lo) if store != NULL else <floating *> NULL, stream)
+                # each thread writes the run of blocks it reduced (three-pass): their stored
+                # terms are in its cache
+                for t in prange(nt, schedule='static'):
+                    for b in range(run_start(t, n, nt), run_start(t + 1, n, nt)):
+                        lo = b * BLOCK
+                        ln = min(BLOCK, n - lo)
+                        k_write(lg, algo, x + lo, y + lo, ln, sc, shift, parts[b], mine,
+                                (store + lo) if store != NULL else <floating *> NULL, stream)
                 if stream:
                     sf_stream_fence()   # once per thread: a fence per block cost 5% on (1, 2^24)
         if failed:   # two-pass range exceeded somewhere: the online algorithm does this row
@@ -553,8 +566,8 @@ cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, in
         return total
     if nt > 1:
         for t in prange(nt, num_threads=nt, schedule='static'):
-            k_partials_blocks(x, <floating *> NULL, n, nb * t // nt, nb * (t + 1) // nt, sc,
-                              parts, <const floating *> NULL)
+            k_partials_blocks(x, <floating *> NULL, n, run_start(t, n, nt),
+                              run_start(t + 1, n, nt), sc, parts, <const floating *> NULL)
     else:
         k_partials_blocks(x, <floating *> NULL, n, 0, nb, sc, parts, next)
     total = merge_blocks(SF_THREE_PASS, parts, nb)

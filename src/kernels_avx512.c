@@ -493,7 +493,8 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     /* the rider's next element (none when not riding: begin then only initialises ms) */
     ptrdiff_t k = sf_f32_max_begin__avx512(&ms, riding ? mx : x, riding ? mn : 0, vs);
     const __m512 vlow = _mm512_set1_ps(sf_f32_low_of(shift));
-    const int to_l1 = (flush & 3) != SF_FLUSH_RESCALE && sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
+    /* `next` into L1 when it fits, except beside a streamed rescale (rows far larger than cache) */
+    const int to_l1 = flush != SF_FLUSH_RESCALE && sf_prefetch_to_l1(n * (ptrdiff_t)sizeof(float));
     const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
     __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo; /* the lane sums, in double */
     ptrdiff_t ones = 0;
@@ -621,10 +622,11 @@ static double sf_f32_raddexp_flush_log__avx512(const float *x, ptrdiff_t n, floa
  * stored terms (sf_f32_raddexp__avx512's store form, the same bits), the previous row's
  * rescale in place (fsrc, when not NULL: sf_f32_store_scaled__avx512's operation on fh + fl;
  * fspan: that row's least value minus its max) and the next row's max pass (mx, mn elements,
- * when not NULL: sf_f32_rmax__avx512's lanes and order) in one loop; `next` (or NULL) prefetched meanwhile,
- * *eff as sf_f32_raddexp__avx512's (set it to shift first). A row whose least value is at most 64
- * below its max has no output below e^-64 / n > 2^-126 (n < 2^31): its rescale skips the test
- * for subnormal outputs (two operations of the 23 a vector of this loop). */
+ * when not NULL: sf_f32_rmax__avx512's lanes and order) in one loop; `next` (or NULL)
+ * prefetched meanwhile, *eff as sf_f32_raddexp__avx512's (set it to shift first). A row whose
+ * least value is at most 64 below its max has no output below e^-64 / n > 2^-126 (n < 2^31;
+ * the callers' rows are shorter than the blocked rows' 2^16): its rescale skips the test for
+ * subnormal outputs (two operations of the 23 a vector of this loop). */
 #define SF_F32_NO_TINY_D (-64.0f)
 static double sf_f32_raddexp_ride__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                           float shift, float least, float *fsrc, float fh,
