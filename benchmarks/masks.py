@@ -8,7 +8,8 @@ array (or np.exp for tiny calls), best of repeats, side by side in one process.
   or outputs fall in the denormal range (each denormal result of a floating-point operation
   costs a microcode assist on x86 cores: ~150 cycles);
 - scale= (a temperature) on the fast path;
-- many short rows (the kernels' row loop; rows of up to 64 in registers on AVX-512), against
+- many short rows (the kernels' row loop; rows of up to 64 in registers on AVX-512), longer rows
+  (software-pipelined on AVX-512 float32) and single long rows cut into blocks, against
   torch.softmax when PyTorch is installed;
 - call overhead: a (2, 4) input through each public entry (and through PyTorch's, when it is
   installed).
@@ -58,7 +59,10 @@ def main():
         torch.set_num_threads(2)
     except ImportError:
         torch = None
-    for shape in ((4096, 8), (4096, 16), (4096, 64), (16384, 32)):
+    # short rows (the register kernel), longer ones (the pipelined row loop), and single long
+    # rows whose blocks split unevenly between 2 threads (the runs of blocks)
+    for shape in ((4096, 8), (4096, 16), (4096, 64), (16384, 32), (1024, 256), (32, 1000),
+                  (262, 1000), (1, 81820), (1, 100277)):
         x = rng.standard_normal(shape).astype(np.float32)
         out = np.empty_like(x)
         calls = {"plain": lambda: np.exp(x, out=out),
@@ -68,7 +72,7 @@ def main():
         if torch is not None:
             xt = torch.from_numpy(x)
             calls["torch.softmax"] = lambda: torch.softmax(xt, -1)
-        table("short rows", shape, calls)
+        table("rows", shape, calls)
     x = np.ones((2, 4), np.float32)
     t = np.array([1, 2])
     y = sf.softmax(x)
