@@ -1107,12 +1107,13 @@ def fast_plan(x, axis, out, algorithm, num_threads, scale, where, bint log_out):
         half = kind
         if not half or ax != nd - 1:   # 16-bit x along another axis: the full path's copy
             return None
-    if out is None:
-        res = np.empty_like(a) if half else cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(a), t, 0)
-    elif not fast_out(out, a):
-        return None
+    if half and out is None:
+        res = np.empty_like(a)
     else:
-        res = <cnp.ndarray> out
+        r = fast_result(out, a)
+        if r is None:
+            return None
+        res = <cnp.ndarray> r
     if type(algorithm) is not str:
         return None
     if algorithm == "auto":
@@ -1220,6 +1221,18 @@ cdef int run_masked_rows(bint lg, int algo, const floating *x, floating *y,
     return err
 
 
+cdef Py_ssize_t inner_of(cnp.ndarray x, int axis, Py_ssize_t n) noexcept:
+    """The fast paths' (rows / inner, n, inner) block of the full path's plan for a reduction
+    along `axis` (n elements; -1: all of x): inner = the product of the dims after it, or 1
+    for all of x and for n == 1 (rows of one element, as the full path plans them)."""
+    cdef Py_ssize_t inner = 1
+    cdef int d
+    if axis >= 0 and n > 1:
+        for d in range(axis + 1, cnp.PyArray_NDIM(x)):
+            inner *= cnp.PyArray_DIM(x, d)
+    return inner
+
+
 def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int half_kind,
                  double scale, where, int axis, int num_threads):
     """The fast path's entry: softmax along `axis` (0..ndim-1) of a non-empty, C-contiguous,
@@ -1231,11 +1244,7 @@ def softmax_rows(cnp.ndarray x, cnp.ndarray y, bint log_out, int algorithm, int 
     cdef int rc, d, k, nd = cnp.PyArray_NDIM(x), wd
     cdef Py_ssize_t n = cnp.PyArray_DIM(x, axis)
     cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
-    cdef Py_ssize_t inner = 1   # the (rows / inner, n, inner) block of the full path's plan
-    for d in range(axis + 1, nd):
-        inner *= cnp.PyArray_DIM(x, d)
-    if n == 1:   # a reduced dim of length 1: rows of one element, as the full path plans them
-        inner = 1
+    cdef Py_ssize_t inner = inner_of(x, axis, n)
     cdef Py_ssize_t dims[32]
     cdef Py_ssize_t mst[32]
     cdef cnp.ndarray w
@@ -1323,14 +1332,10 @@ def logsumexp_rows(cnp.ndarray x, cnp.ndarray out, int axis, int num_threads):
     """The fast path of logsumexp: along `axis` (0..ndim-1; -1: all of x) of a non-empty,
     C-contiguous, aligned, native float32/float64 `x` into the contiguous `out` (x.size // n
     elements, same dtype)."""
-    cdef int d, nd = cnp.PyArray_NDIM(x)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x) if axis < 0 else cnp.PyArray_DIM(x, axis)
     cdef Py_ssize_t rows = cnp.PyArray_SIZE(x) // n
-    cdef Py_ssize_t inner = 1   # the (rows / inner, n, inner) block of the full path's plan
+    cdef Py_ssize_t inner = inner_of(x, axis, n)
     cdef int rc
-    if axis >= 0 and n > 1:   # (rows of one element when n is 1, as the full path plans them)
-        for d in range(axis + 1, nd):
-            inner *= cnp.PyArray_DIM(x, d)
     if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
         with nogil:
             rc = run_logsumexp(<const float *> cnp.PyArray_DATA(x), <float *> cnp.PyArray_DATA(out),
@@ -1696,10 +1701,9 @@ cdef void run_half_elementwise(int op, bint bf16, const uint16_t *x, uint16_t *y
 
 def fast_elementwise(x, out, int op, num_threads):
     """sigmoid's / log_sigmoid's common call (op SIGMOID / LOG_SIGMOID), computed here: an
-    ndarray `x` (fast_float), `out`
-    None or an ndarray of x's shape and dtype (C-contiguous) that does not overlap x (or is x),
-    num_threads as for `fast_plan`. Returns the result, or None: the call takes the full
-    path."""
+    ndarray `x` (fast_float), `out` None or an ndarray of x's shape and dtype (C-contiguous)
+    that does not overlap x (or is x), num_threads as for `fast_plan`. Returns the result, or
+    None: the call takes the full path."""
     cdef int nt
     if fast_float(x) == 0:
         return None

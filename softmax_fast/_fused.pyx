@@ -477,25 +477,20 @@ cdef int topk_rows_of(const floating *x0, Py_ssize_t R, Py_ssize_t n, floating s
     """topk_rows on pointers: R rows of n; nonzero when out of memory."""
     cdef Py_ssize_t r
     cdef candidate *h = NULL
-    cdef int nt, err = 0
+    cdef int nt, row_nt = 1, err = 0
     cdef int *errp = &err
-    if n >= SPLIT_MIN and R < num_threads:
-        nt = plan_threads(n, (n + BLOCK - 1) // BLOCK, num_threads)
+    if n >= SPLIT_MIN and R < num_threads:   # few long rows: threads share each row's blocks
+        row_nt = plan_threads(n, (n + BLOCK - 1) // BLOCK, num_threads)
+        nt = 1
+    else:
+        nt = plan_threads(R * n, R, num_threads)
+    if nt == 1:   # rows in turn; no parallel region (its fork/join costs more than small inputs)
         h = <candidate *> malloc(k * sizeof(candidate))
         if h == NULL:
             return 1
         for r in range(R):
-            topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, nt, NULL)
-        free(h)
-        return 0
-    nt = plan_threads(R * n, R, num_threads)
-    if nt == 1:   # no parallel region for small inputs (its fork/join costs more than they do)
-        h = <candidate *> malloc(k * sizeof(candidate))
-        if h == NULL:
-            return 1
-        for r in range(R):
-            topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, 1,
-                     x0 + (r + 1) * n if r + 1 < R else NULL)
+            topk_row(x0 + r * n, n, sc, k, v0 + r * k, i0 + r * k, h, row_nt,
+                     x0 + (r + 1) * n if r + 1 < R and row_nt == 1 else NULL)
         free(h)
         return 0
     with parallel(num_threads=nt):
@@ -528,7 +523,7 @@ def topk_fast(x, k, axis, scale, where, num_threads):
     Python int in 1..n, scale None or a finite Python float, no where=, num_threads as for the
     core's fast path. Returns (values, indices), or None: the call takes the full path."""
     cdef cnp.ndarray a, values, indices
-    cdef int nd, t, nt, err
+    cdef int nd, t, nt, err, d
     cdef Py_ssize_t n, kk
     cdef double sc = 1.0
     cdef cnp.npy_intp dims[64]
