@@ -76,8 +76,8 @@ static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale, float *
 }
 
 /* scale*x - shift is taken exactly (TwoSum, see f32_two_diff, or Fast2Sum: the form, SF_DIFF_*
- * of exp_portable.h), its rounding error added to the reduced argument. Without `store`, the
- * terms equal to 1 are counted apart (the partial's `rest`). */
+ * of exp_portable.h), its rounding error added to the reduced argument. The terms equal to 1
+ * are counted apart (the partial's `rest`; stored terms too, for the sum's accuracy). */
 SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n, float scale,
                                            float shift, const float *next, const int store,
                                            const int form, double *rest) {
@@ -91,10 +91,14 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
     const __m256 vmagic = _mm256_set1_ps(F32_ROUND_MAGIC); /* round(d / ln2): FMA + sub, 1 uop less
                                                              * than vroundps on Intel cores */
     __m256d s_lo = _mm256_setzero_pd(), s_hi = s_lo; /* the lane sums, in double */
-    ptrdiff_t ones = 0; /* without store: terms equal to 1 (scale*x == shift), counted apart */
+    /* terms equal to 1 (scale*x == shift) are counted apart, stored or not: in the float32 lanes
+     * the max's term made every later addition to its lane round at its magnitude (see
+     * sf_f32_term__avx512) */
+    ptrdiff_t ones = 0;
     const __m256 countable = _mm256_castsi256_ps(_mm256_set1_epi32(isfinite(shift) ? -1 : 0));
-/* exp(d) * 2^64; at the floor n + 64 + 127 = 0: the power of two is +0.0 and so is the term */
-#define SF_EXP_BIASED8(xv, out)                                                                 \
+/* exp(d) * 2^64 into out (at the floor n + 64 + 127 = 0: the power of two is +0.0 and so is
+ * the term), and into add the same with the terms equal to 1 zeroed (counted into ones) */
+#define SF_EXP_BIASED8(xv, out, add)                                                            \
     do {                                                                                        \
         const __m256 v_ = _mm256_mul_ps((xv), vs);                                              \
         const __m256 h_ = _mm256_sub_ps(v_, vsh);                                               \
@@ -125,52 +129,52 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
         p_ = _mm256_fmadd_ps(p_, r_, one);                                                      \
         __m256i k_ = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n_), vbias), 23);    \
         (out) = _mm256_mul_ps(p_, _mm256_castsi256_ps(k_));                                     \
-        if (!store) {                                                                           \
-            const __m256 z_ = _mm256_and_ps(countable, /* +inf shift: inf - inf is no 1 */     \
-                                            _mm256_cmp_ps(h_, _mm256_setzero_ps(), _CMP_EQ_OQ)); \
-            (out) = _mm256_andnot_ps(z_, (out));                                                \
-            ones += __builtin_popcount((unsigned)_mm256_movemask_ps(z_));                       \
-        }                                                                                       \
+        const __m256 z_ = _mm256_and_ps(countable, /* +inf shift: inf - inf is no 1 */         \
+                                        _mm256_cmp_ps(h_, _mm256_setzero_ps(), _CMP_EQ_OQ));     \
+        (add) = _mm256_andnot_ps(z_, (out));                                                    \
+        ones += __builtin_popcount((unsigned)_mm256_movemask_ps(z_));                           \
     } while (0)
     ptrdiff_t i = 0;
     while (i < n) {
         const ptrdiff_t end = n - i > SF_F32_LANE_CHUNK(8) ? i + SF_F32_LANE_CHUNK(8) : n;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, e0, e1, e2, e3;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, e0, e1, e2, e3, s0, s1, s2, s3;
         for (; i + 32 <= end; i += 32) {
             if (next) { /* the next row, at this pass's pace: see the portable expsum */
                 _mm_prefetch((const char *)(next + i), _MM_HINT_T0);
                 _mm_prefetch((const char *)(next + i + 16), _MM_HINT_T0);
             }
-            SF_EXP_BIASED8(_mm256_loadu_ps(x + i), e0);
-            SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 8), e1);
-            SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 16), e2);
-            SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 24), e3);
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i), e0, s0);
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 8), e1, s1);
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 16), e2, s2);
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i + 24), e3, s3);
             if (store) {
                 _mm256_storeu_ps(y + i, e0);
                 _mm256_storeu_ps(y + i + 8, e1);
                 _mm256_storeu_ps(y + i + 16, e2);
                 _mm256_storeu_ps(y + i + 24, e3);
             }
-            a0 = _mm256_add_ps(a0, e0);
-            a1 = _mm256_add_ps(a1, e1);
-            a2 = _mm256_add_ps(a2, e2);
-            a3 = _mm256_add_ps(a3, e3);
+            a0 = _mm256_add_ps(a0, s0);
+            a1 = _mm256_add_ps(a1, s1);
+            a2 = _mm256_add_ps(a2, s2);
+            a3 = _mm256_add_ps(a3, s3);
         }
         for (; i + 8 <= end; i += 8) {
-            SF_EXP_BIASED8(_mm256_loadu_ps(x + i), e0);
+            SF_EXP_BIASED8(_mm256_loadu_ps(x + i), e0, s0);
             if (store) _mm256_storeu_ps(y + i, e0);
-            a0 = _mm256_add_ps(a0, e0);
+            a0 = _mm256_add_ps(a0, s0);
         }
         if (i < end) { /* the tail, through a padded lane array; padded lanes are zeroed after */
             float pad[8], e[8];
             const ptrdiff_t rem = end - i;
             /* padding is -inf: exp gives 0 and it is never counted as a 1 */
             for (int j = 0; j < 8; j++) pad[j] = j < rem ? x[i + j] : -INFINITY;
-            SF_EXP_BIASED8(_mm256_loadu_ps(pad), e0);
-            _mm256_storeu_ps(e, e0);
-            for (int j = (int)rem; j < 8; j++) e[j] = 0.0f;
-            if (store)
+            SF_EXP_BIASED8(_mm256_loadu_ps(pad), e0, s0);
+            if (store) {
+                _mm256_storeu_ps(e, e0);
                 for (int j = 0; j < rem; j++) y[i + j] = e[j];
+            }
+            _mm256_storeu_ps(e, s0);
+            for (int j = (int)rem; j < 8; j++) e[j] = 0.0f;
             a1 = _mm256_add_ps(a1, _mm256_loadu_ps(e));
             i = end;
         }

@@ -386,9 +386,10 @@ SF_INLINE __m512 sf_f32_term_of__avx512(__m512 v, __m512 vsh, __m512 vlow, const
 }
 
 /* One vector of terms into the accumulator a: with `store` the terms become outputs and are
- * returned; without, the terms of scale*x == shift are counted into *ones instead of added, for
- * the partial's `rest` (sum - 1), whose small values are made of terms far below the max, where
- * a rounded difference would cost |d| u. */
+ * returned (sf_f32_lanes_but_top__avx512 may sum them again); without, the terms of scale*x ==
+ * shift are counted into *ones instead of added, for the partial's `rest` (sum - 1), whose
+ * small values are made of terms far below the max, where a rounded difference would cost
+ * |d| u. */
 SF_INLINE __m512 sf_f32_term__avx512(__m512 xv, __m512 vs, __m512 vsh, __m512 vlow,
                                      __mmask16 live, __mmask16 countable, int store,
                                      const int unit, const int wide, const int form,
@@ -460,6 +461,35 @@ SF_INLINE __m512 sf_f32_apply_factor_normal__avx512(__m512 t, __m512 hs, __m512 
 #define SF_F32_FLUSH_MASKED(j, k) \
     _mm512_mask_storeu_ps(fdst + (j), (k), SF_F32_FLUSH_OP(_mm512_maskz_loadu_ps((k), fsrc + (j))))
 
+/* Accumulator j's lane sums of a chunk of stored terms t (len <= SF_F32_LANE_CHUNK(16)) in
+ * the exp pass's order (accumulator j takes the 16 terms at 16 j of each 64, the second also
+ * the last 1..63 terms 16 at a time), the terms equal to `top` counted into *ones instead of
+ * added. The exp pass sums an accumulator's terms again this way when one of its lanes
+ * reached top (2^64 for an exact difference, the max's own term): in float32 lanes every
+ * later addition to the max's lane rounded at its magnitude, and rows of N(0, 3) x 100 - 1000
+ * long came out up to 4.35 ULP off (2.36 with these sums). Counting in the exp loop itself
+ * cost 7-12% (a compare a vector); this costs four compares a chunk and about one pass over
+ * an accumulator's terms a row. */
+SF_INLINE __m512 sf_f32_lanes_but_top__avx512(const float *t, ptrdiff_t len, int j, __m512 top,
+                                              ptrdiff_t *ones) {
+    __m512 a = _mm512_setzero_ps();
+    ptrdiff_t i = 0, c = 0;
+#define SF_ADD_BUT_TOP(at, live)                                                                  \
+    do {                                                                                          \
+        const __m512 e_ = _mm512_maskz_loadu_ps((live), t + (at));                                \
+        const __mmask16 one_ = _mm512_mask_cmp_ps_mask((live), e_, top, _CMP_EQ_OQ);              \
+        a = _mm512_mask_add_ps(a, (__mmask16)((live) & ~one_), a, e_);                            \
+        c += __builtin_popcount(one_);                                                            \
+    } while (0)
+    for (; i + 64 <= len; i += 64) SF_ADD_BUT_TOP(i + 16 * j, 0xffff);
+    if (j == 1)
+        for (; i < len; i += 16)
+            SF_ADD_BUT_TOP(i, len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1));
+#undef SF_ADD_BUT_TOP
+    *ones += c;
+    return a;
+}
+
 /* sum of exp(scale*x - shift) for shift >= max (NaN propagates), storing the biased terms
  * into y when y != NULL, prefetching `next` (when not NULL) at the same pace: the contract of
  * the portable expsum. Folded rows' terms are exp(scale*x) c instead, and the sum is scaled by
@@ -498,7 +528,13 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     const __mmask16 all = (__mmask16)0xffff, countable = isfinite(shift) ? all : 0;
     __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo; /* the lane sums, in double */
     ptrdiff_t ones = 0;
+    /* stored terms: the max's own term (2^64 where the difference is exact; a folded row's at
+     * its shift, computed apart from the loop), counted apart (sf_f32_lanes_but_top__avx512) */
+    const int folded = form == SF_EXP_FOLDED || form == SF_EXP_FOLDED_CLAMPED;
+    const __m512 vtop = folded ? sf_f32_term_of__avx512(vsh, vsh, vlow, wide, form, &fold)
+                               : _mm512_set1_ps(F32_BIAS_SCALE);
     for (ptrdiff_t i = 0; i < n;) {
+        const ptrdiff_t start = i;
         const ptrdiff_t end = n - i > SF_F32_LANE_CHUNK(16) ? i + SF_F32_LANE_CHUNK(16) : n;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 64 <= end; i += 64) {
@@ -532,6 +568,18 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
             if (store) _mm512_mask_storeu_ps(y + i, m, e);
         }
         i = end;
+        if (store) { /* an accumulator holding a term at the max sums again without it */
+            const __mmask16 r0 = _mm512_cmp_ps_mask(a0, vtop, _CMP_GE_OQ);
+            const __mmask16 r1 = _mm512_cmp_ps_mask(a1, vtop, _CMP_GE_OQ);
+            const __mmask16 r2 = _mm512_cmp_ps_mask(a2, vtop, _CMP_GE_OQ);
+            const __mmask16 r3 = _mm512_cmp_ps_mask(a3, vtop, _CMP_GE_OQ);
+            if (__builtin_expect((r0 | r1 | r2 | r3) != 0, 0)) {
+                if (r0) a0 = sf_f32_lanes_but_top__avx512(y + start, end - start, 0, vtop, &ones);
+                if (r1) a1 = sf_f32_lanes_but_top__avx512(y + start, end - start, 1, vtop, &ones);
+                if (r2) a2 = sf_f32_lanes_but_top__avx512(y + start, end - start, 2, vtop, &ones);
+                if (r3) a3 = sf_f32_lanes_but_top__avx512(y + start, end - start, 3, vtop, &ones);
+            }
+        }
         const __m512 a = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
         s_lo = _mm512_add_pd(s_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(a)));
         s_hi = _mm512_add_pd(s_hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
@@ -546,6 +594,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
     }
     const double others = _mm512_reduce_add_pd(_mm512_add_pd(s_lo, s_hi)) * unbias;
     if (!store) *rest = ((double)ones - 1.0) + others;
+    if (store) return (double)ones * ((double)_mm512_cvtss_f32(vtop) * unbias) + others;
     return (double)ones + others;
 }
 
@@ -667,7 +716,7 @@ static double sf_f32_raddexp_ride_log__avx512(const float *x, ptrdiff_t n, float
  * reaching more than 131 below the max are left to the general steps); they are added in the
  * exp pass's order for n <= 64 (vectors in turn into one accumulator, or for n = 64 pairwise
  * over its four), the sum and 1 / sum (sf_inverse2's steps) taken as there and the factor
- * applied by the same operation; for log_softmax the terms equal to 1 are counted apart and
+ * applied by the same operation; the terms equal to 1 are counted apart, and for log_softmax
  * x - max - log1p(rest) taken as the sum pass and write_log_softmax take them. Returns 0,
  * having written nothing, for a row the general steps must do: a NaN, an infinite max,
  * |max| >= 2^31 (the wide form), an entry more than 131 below the max (tiny terms). */
@@ -689,42 +738,45 @@ SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t 
     const float shift = _mm512_reduce_max_ps(m), least = _mm512_reduce_min_ps(l);
     if (!(fabsf(shift) < 0x1p31f) || !(least - shift >= F32_TINY_D)) return 0;
     const __m512 vsh = _mm512_set1_ps(shift), unused_low = vsh;
-    int ones = 0; /* log_softmax: the terms equal to 1 (v == max), counted apart (the rest) */
+    /* the terms equal to 1 counted apart, as in the exp pass: for log_softmax those of v ==
+     * max, for softmax the stored terms equal to 2^64 (sf_f32_lanes_but_top__avx512); e[j] the
+     * terms (stored), s[j] those that go into the lanes */
+    int ones = 0;
+    __m512 s[4];
     for (int j = 0; j < 4; j++) {
         if (j >= nv) break;
         const __m512 t = sf_f32_exp_of_diff__avx512(v[j], vsh, unused_low, 0, SF_DIFF_TWOSUM_NEAR);
-        __mmask16 keep = k[j];
-        if (lg) {
-            const __mmask16 one = _mm512_mask_cmp_ps_mask(k[j], v[j], vsh, _CMP_EQ_OQ);
-            ones += __builtin_popcount(one);
-            keep = (__mmask16)(keep & ~one);
-        }
-        e[j] = _mm512_maskz_mov_ps(keep, t);
+        const __mmask16 one = lg ? _mm512_mask_cmp_ps_mask(k[j], v[j], vsh, _CMP_EQ_OQ)
+                                 : _mm512_mask_cmp_ps_mask(k[j], t, _mm512_set1_ps(F32_BIAS_SCALE), _CMP_EQ_OQ);
+        ones += __builtin_popcount(one);
+        e[j] = _mm512_maskz_mov_ps(k[j], t);
+        s[j] = _mm512_maskz_mov_ps((__mmask16)(k[j] & ~one), t);
     }
     __m512 a;
     if (nv == 4 && k[3] == (__mmask16)0xffff) {
-        a = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
+        a = _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3]));
     } else {
-        a = e[0];
+        a = s[0];
         for (int j = 1; j < 4; j++) {
             if (j >= nv) break;
-            a = _mm512_add_ps(a, e[j]);
+            a = _mm512_add_ps(a, s[j]);
         }
     }
-    const double s = _mm512_reduce_add_pd(_mm512_add_pd(
-                         _mm512_cvtps_pd(_mm512_castps512_ps256(a)),
-                         _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)))) * (double)F32_EXP_UNBIAS;
-    if (s != s) return 0; /* a NaN in the row */
+    const double others = _mm512_reduce_add_pd(_mm512_add_pd(
+                              _mm512_cvtps_pd(_mm512_castps512_ps256(a)),
+                              _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)))) * (double)F32_EXP_UNBIAS;
+    if (others != others) return 0; /* a NaN in the row */
     if (lg) { /* (v - max) - log1p(rest), as partial_three_pass and write_log_softmax */
-        const __m512 vl = _mm512_set1_ps((float)log1p(((double)ones - 1.0) + s));
+        const __m512 vl = _mm512_set1_ps((float)log1p(((double)ones - 1.0) + others));
         for (int j = 0; j < 4; j++) {
             if (j >= nv) break;
             _mm512_mask_storeu_ps(y + 16 * j, k[j], _mm512_sub_ps(_mm512_sub_ps(v[j], vsh), vl));
         }
         return 1;
     }
-    const double f = 1.0 / s; /* sf_inverse2: s >= 1 (the max's term), f normal */
-    const double f_lo = fma(-s, f, 1.0) / s;
+    const double sum = (double)ones + others;
+    const double f = 1.0 / sum; /* sf_inverse2: sum >= 1 (the max's term), f normal */
+    const double f_lo = fma(-sum, f, 1.0) / sum;
     const double fb = f * (double)F32_EXP_UNBIAS;
     const float hi = (float)fb, lo = (float)((fb - (double)(float)fb) + f_lo * (double)F32_EXP_UNBIAS);
     const __m512 vh = _mm512_set1_ps(hi * F32_FACTOR_SCALE), vl = _mm512_set1_ps(lo * F32_FACTOR_SCALE);
@@ -887,10 +939,16 @@ SF_INLINE void sf_f32_columns_softmax_impl__avx512(const float *x, float *y, ptr
         shi[2 * v] = shi[2 * v + 1] = _mm512_setzero_pd();
     }
     /* pass 2: the terms, stored (in the buffer, or y) and summed in float over chunks of
-     * SF_COL_SUM_ROWS rows, the chunk sums in double per column */
+     * SF_COL_SUM_ROWS rows, the chunk sums in double per column. The terms at a column's max
+     * (2^64 each) are counted apart, as in the row kernels (sf_f32_term__avx512): added in the
+     * float lanes they made the later additions round at their magnitude (3.6 ULP measured). */
+    __mmask16 countable[4];
+    for (int v = 0; v < nv; v++) /* a column whose max is +inf has NaN terms, no 1 */
+        countable[v] = (__mmask16)(k[v] & _mm512_cmp_ps_mask(sh[v], _mm512_set1_ps(INFINITY), _CMP_NEQ_UQ));
     for (ptrdiff_t i0 = 0; i0 < n; i0 += SF_COL_SUM_ROWS) {
         const ptrdiff_t i1 = n - i0 < SF_COL_SUM_ROWS ? n : i0 + SF_COL_SUM_ROWS;
-        for (int v = 0; v < nv; v++) c[v] = _mm512_setzero_ps();
+        __m512 top[4];
+        for (int v = 0; v < nv; v++) c[v] = top[v] = _mm512_setzero_ps();
         for (ptrdiff_t i = i0; i < i1; i++)
             for (int v = 0; v < nv; v++) {
                 const __m512 sv = buf ? _mm512_load_ps(buf + i * bs + 16 * v)
@@ -900,11 +958,16 @@ SF_INLINE void sf_f32_columns_softmax_impl__avx512(const float *x, float *y, ptr
                     _mm512_store_ps(buf + i * bs + 16 * v, e);
                 else
                     _mm512_mask_storeu_ps(y + i * ys + 16 * v, k[v], e);
-                c[v] = _mm512_add_ps(c[v], e);
+                const __mmask16 one = _mm512_mask_cmp_ps_mask(countable[v], sv, sh[v], _CMP_EQ_OQ);
+                c[v] = _mm512_mask_add_ps(c[v], (__mmask16)~one, c[v], e);
+                top[v] = _mm512_mask_add_ps(top[v], one, top[v], _mm512_set1_ps(1.0f));
             }
         for (int v = 0; v < nv; v++) { /* double: n / 4 adds stay far below a float ulp */
-            shi[2 * v] = _mm512_add_pd(shi[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(c[v])));
-            shi[2 * v + 1] = _mm512_add_pd(shi[2 * v + 1], _mm512_cvtps_pd(_mm512_extractf32x8_ps(c[v], 1)));
+            const __m512d b = _mm512_set1_pd(0x1p64);
+            shi[2 * v] = _mm512_add_pd(shi[2 * v], _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(top[v])), b,
+                                                                   _mm512_cvtps_pd(_mm512_castps512_ps256(c[v]))));
+            shi[2 * v + 1] = _mm512_add_pd(shi[2 * v + 1], _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(top[v], 1)), b,
+                                                                           _mm512_cvtps_pd(_mm512_extractf32x8_ps(c[v], 1))));
         }
     }
     /* the factors 1 / sum, as the portable FN(columns_factors): two floats with 2^-64 */

@@ -77,6 +77,62 @@ def test_ulp(isa, algorithm, dtype, n):
     _check(isa, algorithm, dtype, n)
 
 
+@pytest.mark.parametrize("n", (17, 1000))
+@pytest.mark.parametrize("dtype", DTYPE_PARAMS)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_ulp_axis0(isa, algorithm, dtype, n):
+    """The same logits down axis 0 (the column kernels). A column's log_softmax took log(sum),
+    which rounds a rest far below the max's 1 away: the max's own output came out 0 instead of
+    -rest (1.7e7 ULP of it in float32); now log1p(rest), the terms at the max counted apart."""
+    x = _logits(n, dtype)
+    ref_sm, ref_log = _reference(x)
+    xt = np.ascontiguousarray(x.T)
+    y = sf.softmax(xt, axis=0, algorithm=algorithm).T
+    err = max_ulp(y, ref_sm, dtype)
+    assert err <= SOFTMAX_MAX_ULP, f"softmax {isa} {algorithm} n={n}: {err:.2f} ULP"
+    lg = sf.log_softmax(xt, axis=0, algorithm=algorithm).T
+    err = max_ulp(lg, ref_log, dtype)
+    assert err <= LOG_SOFTMAX_MAX_ULP, f"log_softmax {isa} {algorithm} n={n}: {err:.2f} ULP"
+
+
+# Per dtype: values v whose term exp(v) against the max's 1 (at 0) is about 0.49, 0.75 and 1.5
+# of the max's ulp, so that adding them one by one to a running sum that holds the max rounds
+# every time, most of them the same way; and the tolerance of this test (below)
+_MAX_LANE_VALUES = {np.float32: ((-16.655, -16.23, -16.5, -17.3), 1.5),
+                    np.float64: ((-36.8, -36.4, -37.5, -35.9), SOFTMAX_MAX_ULP)}
+
+
+@pytest.mark.parametrize("axis", (-1, 0))
+@pytest.mark.parametrize("n", (100, 256, 1000, 20000))
+@pytest.mark.parametrize("dtype", DTYPE_PARAMS)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_ulp_max_lane_rounding(isa, algorithm, dtype, n, axis):
+    """Slices of one max (0) and one small value repeated: the sum is the max's 1 plus equal
+    terms that each round against it. The float32 three-pass sums added the max's term in a
+    float32 lane like any other, and every later addition to that lane rounded at its magnitude:
+    up to 3.9 ULP here on every ISA (4.35 on rows of N(0, 3) x); they count the terms at the max
+    apart now, as log_softmax's sums do. Then the outputs' error is the small terms' exp and the
+    roundings of a float32 sum that no longer holds the max: float32 within 1.5 ULP here
+    (measured 0.9). float64, whose lanes keep their rounding errors, within the contract (its
+    online columns summed 8 terms a block uncompensated: 7.4 ULP)."""
+    values, tol = _MAX_LANE_VALUES[dtype]
+    for v in values:
+        rows = np.full((2, n), dtype(v))
+        rows[:, 0] = 0
+        rows[1, n // 2] = 0                      # two maxima in the second slice
+        ref_sm, ref_log = _reference(rows)
+        _REFS.clear()
+        x = rows if axis == -1 else np.ascontiguousarray(rows.T)
+        y = sf.softmax(x, axis=axis, algorithm=algorithm)
+        lg = sf.log_softmax(x, axis=axis, algorithm=algorithm)
+        if axis == 0:
+            y, lg = y.T, lg.T
+        err = max_ulp(y, ref_sm, dtype)
+        assert err <= tol, f"softmax {isa} {algorithm} v={v}: {err:.2f} ULP"
+        err = max_ulp(lg, ref_log, dtype)
+        assert err <= LOG_SOFTMAX_MAX_ULP, f"log_softmax {isa} {algorithm} v={v}: {err:.2f} ULP"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPE_PARAMS)
 @pytest.mark.parametrize("algorithm", ALGORITHMS[1:])
