@@ -465,11 +465,19 @@ SF_INLINE __m512 sf_f32_apply_factor_normal__avx512(__m512 t, __m512 hs, __m512 
  * the exp pass's order (accumulator j takes the 16 terms at 16 j of each 64, the second also
  * the last 1..63 terms 16 at a time), the terms equal to `top` counted into *ones instead of
  * added. The exp pass sums an accumulator's terms again this way when one of its lanes
- * reached top (2^64 for an exact difference, the max's own term): in float32 lanes every
- * later addition to the max's lane rounded at its magnitude, and rows of N(0, 3) x 100 - 1000
- * long came out up to 4.35 ULP off (2.36 with these sums). Counting in the exp loop itself
- * cost 7-12% (a compare a vector); this costs four compares a chunk and about one pass over
- * an accumulator's terms a row. */
+ * came to between top (2^64 for an exact difference, the max's own term) and twice that
+ * (sf_f32_top_lanes__avx512): in float32 lanes every later addition to a lane the max's term
+ * dominates rounded at its magnitude, and rows of N(0, 3) x 100 - 1000 long came out up to
+ * 4.35 ULP off (2.36 with these sums). Counting in the exp loop itself cost 7-12% (a compare a
+ * vector); this costs four compares a chunk and about two passes over an accumulator's terms a
+ * row of N(0, 1) values. A lane of 2 top or more holds other terms as large: no one term
+ * dominates it, and rows near their max everywhere (N(0, 0.1) x: every lane of four terms
+ * passes top) would recompute every accumulator (14% on 256 x 4096 N(0, 0.1)). */
+SF_INLINE __mmask16 sf_f32_top_lanes__avx512(__m512 a, __m512 top) {
+    return _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(a, top, _CMP_GE_OQ), a,
+                                   _mm512_add_ps(top, top), _CMP_LT_OQ);
+}
+
 SF_INLINE __m512 sf_f32_lanes_but_top__avx512(const float *t, ptrdiff_t len, int j, __m512 top,
                                               ptrdiff_t *ones) {
     __m512 a = _mm512_setzero_ps();
@@ -568,11 +576,11 @@ SF_INLINE double sf_f32_raddexp_impl__avx512(const float *x, float *y, ptrdiff_t
             if (store) _mm512_mask_storeu_ps(y + i, m, e);
         }
         i = end;
-        if (store) { /* an accumulator holding a term at the max sums again without it */
-            const __mmask16 r0 = _mm512_cmp_ps_mask(a0, vtop, _CMP_GE_OQ);
-            const __mmask16 r1 = _mm512_cmp_ps_mask(a1, vtop, _CMP_GE_OQ);
-            const __mmask16 r2 = _mm512_cmp_ps_mask(a2, vtop, _CMP_GE_OQ);
-            const __mmask16 r3 = _mm512_cmp_ps_mask(a3, vtop, _CMP_GE_OQ);
+        if (store) { /* an accumulator whose lane the max's term dominates sums again without it */
+            const __mmask16 r0 = sf_f32_top_lanes__avx512(a0, vtop);
+            const __mmask16 r1 = sf_f32_top_lanes__avx512(a1, vtop);
+            const __mmask16 r2 = sf_f32_top_lanes__avx512(a2, vtop);
+            const __mmask16 r3 = sf_f32_top_lanes__avx512(a3, vtop);
             if (__builtin_expect((r0 | r1 | r2 | r3) != 0, 0)) {
                 if (r0) a0 = sf_f32_lanes_but_top__avx512(y + start, end - start, 0, vtop, &ones);
                 if (r1) a1 = sf_f32_lanes_but_top__avx512(y + start, end - start, 1, vtop, &ones);
@@ -739,27 +747,52 @@ SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t 
     if (!(fabsf(shift) < 0x1p31f) || !(least - shift >= F32_TINY_D)) return 0;
     const __m512 vsh = _mm512_set1_ps(shift), unused_low = vsh;
     /* the terms equal to 1 counted apart, as in the exp pass: for log_softmax those of v ==
-     * max, for softmax the stored terms equal to 2^64 (sf_f32_lanes_but_top__avx512); e[j] the
-     * terms (stored), s[j] those that go into the lanes */
-    int ones = 0;
+     * max; for softmax the stored terms equal to 2^64, in the accumulators the exp pass sums
+     * again without them (one a vector for n = 64, else one for all: a lane from 2^64 to
+     * 2^65, sf_f32_top_lanes__avx512). e[j] the terms (stored), s[j] those without them. */
+    int ones = 0, top_ones[4] = {0, 0, 0, 0};
     __m512 s[4];
+    const __m512 vtop = _mm512_set1_ps(F32_BIAS_SCALE);
     for (int j = 0; j < 4; j++) {
         if (j >= nv) break;
         const __m512 t = sf_f32_exp_of_diff__avx512(v[j], vsh, unused_low, 0, SF_DIFF_TWOSUM_NEAR);
-        const __mmask16 one = lg ? _mm512_mask_cmp_ps_mask(k[j], v[j], vsh, _CMP_EQ_OQ)
-                                 : _mm512_mask_cmp_ps_mask(k[j], t, _mm512_set1_ps(F32_BIAS_SCALE), _CMP_EQ_OQ);
-        ones += __builtin_popcount(one);
         e[j] = _mm512_maskz_mov_ps(k[j], t);
-        s[j] = _mm512_maskz_mov_ps((__mmask16)(k[j] & ~one), t);
+        if (lg) {
+            const __mmask16 one = _mm512_mask_cmp_ps_mask(k[j], v[j], vsh, _CMP_EQ_OQ);
+            ones += __builtin_popcount(one);
+            s[j] = _mm512_maskz_mov_ps((__mmask16)(k[j] & ~one), t);
+        } else {
+            const __mmask16 one = _mm512_mask_cmp_ps_mask(k[j], t, vtop, _CMP_EQ_OQ);
+            top_ones[j] = __builtin_popcount(one);
+            s[j] = _mm512_maskz_mov_ps((__mmask16)(k[j] & ~one), t);
+        }
     }
     __m512 a;
     if (nv == 4 && k[3] == (__mmask16)0xffff) {
-        a = _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3]));
+        __m512 acc[4];
+        for (int j = 0; j < 4; j++) {
+            acc[j] = e[j];
+            if (!lg && sf_f32_top_lanes__avx512(e[j], vtop)) {
+                acc[j] = s[j];
+                ones += top_ones[j];
+            }
+            if (lg) acc[j] = s[j];
+        }
+        a = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
     } else {
-        a = s[0];
+        a = lg ? s[0] : e[0];
         for (int j = 1; j < 4; j++) {
             if (j >= nv) break;
-            a = _mm512_add_ps(a, s[j]);
+            a = _mm512_add_ps(a, lg ? s[j] : e[j]);
+        }
+        if (!lg && sf_f32_top_lanes__avx512(a, vtop)) {
+            a = s[0];
+            ones += top_ones[0];
+            for (int j = 1; j < 4; j++) {
+                if (j >= nv) break;
+                a = _mm512_add_ps(a, s[j]);
+                ones += top_ones[j];
+            }
         }
     }
     const double others = _mm512_reduce_add_pd(_mm512_add_pd(
