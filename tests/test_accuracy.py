@@ -127,24 +127,15 @@ def test_ulp_max_lane_rounding(isa, algorithm, dtype, n, axis):
     apart now, as log_softmax's sums do (AVX-512: where they dominate an accumulator's lane; two
     maxima in one lane, as at 0 and n // 2 for n = 256, stay in it: 2.4 ULP). Then the outputs'
     error is the small terms' exp and the roundings of a float32 sum that no longer holds the
-    max: float32 within 1.5 ULP here (measured 0.9). float64, whose lanes keep their rounding errors, within the contract (its
-    online columns summed 8 terms a block uncompensated: 7.4 ULP)."""
+    max: float32 within 1.5 ULP here (measured 0.9). float64, whose lanes keep their rounding
+    errors, within the contract (its online columns summed 8 terms a block uncompensated:
+    7.4 ULP)."""
     values, tol = _MAX_LANE_VALUES[dtype]
     for v in values:
         rows = np.full((2, n), dtype(v))
         rows[:, 0] = 0
         rows[1, n // 2 + 1] = 0                  # two maxima in the second slice
-        ref_sm, ref_log = _reference(rows)
-        _REFS.clear()
-        x = rows if axis == -1 else np.ascontiguousarray(rows.T)
-        y = sf.softmax(x, axis=axis, algorithm=algorithm)
-        lg = sf.log_softmax(x, axis=axis, algorithm=algorithm)
-        if axis == 0:
-            y, lg = y.T, lg.T
-        err = max_ulp(y, ref_sm, dtype)
-        assert err <= tol, f"softmax {isa} {algorithm} v={v}: {err:.2f} ULP"
-        err = max_ulp(lg, ref_log, dtype)
-        assert err <= LOG_SOFTMAX_MAX_ULP, f"log_softmax {isa} {algorithm} v={v}: {err:.2f} ULP"
+        _check_slices(rows, axis, algorithm, tol, f"{isa} {algorithm} v={v}")
 
 
 @pytest.mark.slow
@@ -169,17 +160,22 @@ def test_ulp_repeated_value(isa, algorithm, dtype, value, axis):
     rows = np.full((3, n), dtype(-0.5 if value == "constant" else value))
     if value != "constant":
         rows[:, 0] = 0
-    ref_sm, ref_log = _reference(rows)
-    _REFS.clear()
+    _check_slices(rows, axis, algorithm, SOFTMAX_MAX_ULP, f"{isa} {algorithm} {value}")
+
+
+def _check_slices(rows, axis, algorithm, softmax_tol, what):
+    """softmax within softmax_tol and log_softmax within the bound, of `rows` taken along
+    `axis` (0: the rows as columns), against an uncached reference."""
+    ref_sm, ref_log = _reference_uncached(rows)
     x = rows if axis == -1 else np.ascontiguousarray(rows.T)
     y = sf.softmax(x, axis=axis, algorithm=algorithm)
     lg = sf.log_softmax(x, axis=axis, algorithm=algorithm)
     if axis == 0:
         y, lg = y.T, lg.T
-    err = max_ulp(y, ref_sm, dtype)
-    assert err <= SOFTMAX_MAX_ULP, f"softmax {isa} {algorithm} {value}: {err:.2f} ULP"
-    err = max_ulp(lg, ref_log, dtype)
-    assert err <= LOG_SOFTMAX_MAX_ULP, f"log_softmax {isa} {algorithm} {value}: {err:.2f} ULP"
+    err = max_ulp(y, ref_sm, rows.dtype.type)
+    assert err <= softmax_tol, f"softmax {what}: {err:.2f} ULP"
+    err = max_ulp(lg, ref_log, rows.dtype.type)
+    assert err <= LOG_SOFTMAX_MAX_ULP, f"log_softmax {what}: {err:.2f} ULP"
 
 
 def test_max_ulp_measures_ulp():
