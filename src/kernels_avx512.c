@@ -469,10 +469,10 @@ SF_INLINE __m512 sf_f32_apply_factor_normal__avx512(__m512 t, __m512 hs, __m512 
  * (sf_f32_top_lanes__avx512): in float32 lanes every later addition to a lane the max's term
  * dominates rounded at its magnitude, and rows of N(0, 3) x 100 - 1000 long came out up to
  * 4.35 ULP off (2.36 with these sums). Counting in the exp loop itself cost 7-12% (a compare a
- * vector); this costs four compares a chunk and about two passes over an accumulator's terms a
- * row of N(0, 1) values. A lane of 2 top or more holds other terms as large: no one term
+ * vector); this costs eight compares a chunk and about two passes over an accumulator's terms
+ * a row of N(0, 1) values. A lane of 2 top or more holds other terms as large: no one term
  * dominates it, and rows near their max everywhere (N(0, 0.1) x: every lane of four terms
- * passes top) would recompute every accumulator (14% on 256 x 4096 N(0, 0.1)). */
+ * passes top) would recompute every accumulator (10-30% on rows of 4096 of them). */
 SF_INLINE __mmask16 sf_f32_top_lanes__avx512(__m512 a, __m512 top) {
     return _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(a, top, _CMP_GE_OQ), a,
                                    _mm512_add_ps(top, top), _CMP_LT_OQ);
