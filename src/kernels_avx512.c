@@ -746,53 +746,45 @@ SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t 
     const float shift = _mm512_reduce_max_ps(m), least = _mm512_reduce_min_ps(l);
     if (!(fabsf(shift) < 0x1p31f) || !(least - shift >= F32_TINY_D)) return 0;
     const __m512 vsh = _mm512_set1_ps(shift), unused_low = vsh;
-    /* the terms equal to 1 counted apart, as in the exp pass: for log_softmax those of v ==
-     * max; for softmax the stored terms equal to 2^64, in the accumulators the exp pass sums
-     * again without them (one a vector for n = 64, else one for all: a lane from 2^64 to
-     * 2^65, sf_f32_top_lanes__avx512). e[j] the terms (stored), s[j] those without them. */
-    int ones = 0, top_ones[4] = {0, 0, 0, 0};
+    /* the terms equal to 1 counted apart (cnt[j]), as in the exp pass: for log_softmax those
+     * of v == max, always; for softmax the stored terms equal to 2^64, in the accumulators the
+     * exp pass sums again without them (one a vector for n = 64, else one for all: a lane from
+     * 2^64 to 2^65, sf_f32_top_lanes__avx512). e[j] the terms (stored), s[j] those without
+     * the ones. */
+    int ones = 0, cnt[4] = {0, 0, 0, 0};
     __m512 s[4];
     const __m512 vtop = _mm512_set1_ps(F32_BIAS_SCALE);
     for (int j = 0; j < 4; j++) {
         if (j >= nv) break;
         const __m512 t = sf_f32_exp_of_diff__avx512(v[j], vsh, unused_low, 0, SF_DIFF_TWOSUM_NEAR);
+        const __mmask16 one = lg ? _mm512_mask_cmp_ps_mask(k[j], v[j], vsh, _CMP_EQ_OQ)
+                                 : _mm512_mask_cmp_ps_mask(k[j], t, vtop, _CMP_EQ_OQ);
+        cnt[j] = __builtin_popcount(one);
+        if (lg) ones += cnt[j]; /* always apart */
         e[j] = _mm512_maskz_mov_ps(k[j], t);
-        if (lg) {
-            const __mmask16 one = _mm512_mask_cmp_ps_mask(k[j], v[j], vsh, _CMP_EQ_OQ);
-            ones += __builtin_popcount(one);
-            s[j] = _mm512_maskz_mov_ps((__mmask16)(k[j] & ~one), t);
-        } else {
-            const __mmask16 one = _mm512_mask_cmp_ps_mask(k[j], t, vtop, _CMP_EQ_OQ);
-            top_ones[j] = __builtin_popcount(one);
-            s[j] = _mm512_maskz_mov_ps((__mmask16)(k[j] & ~one), t);
-        }
+        s[j] = _mm512_maskz_mov_ps((__mmask16)(k[j] & ~one), t);
     }
     __m512 a;
     if (nv == 4 && k[3] == (__mmask16)0xffff) {
         __m512 acc[4];
         for (int j = 0; j < 4; j++) {
-            acc[j] = e[j];
-            if (!lg && sf_f32_top_lanes__avx512(e[j], vtop)) {
-                acc[j] = s[j];
-                ones += top_ones[j];
-            }
-            if (lg) acc[j] = s[j];
+            const int apart = lg || sf_f32_top_lanes__avx512(e[j], vtop);
+            acc[j] = apart ? s[j] : e[j];
+            ones += apart && !lg ? cnt[j] : 0;
         }
         a = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
     } else {
-        a = lg ? s[0] : e[0];
-        for (int j = 1; j < 4; j++) {
-            if (j >= nv) break;
-            a = _mm512_add_ps(a, lg ? s[j] : e[j]);
+        int apart = lg;
+        if (!lg) {
+            a = e[0];
+            for (int j = 1; j < nv; j++) a = _mm512_add_ps(a, e[j]);
+            apart = sf_f32_top_lanes__avx512(a, vtop) != 0;
+            if (apart)
+                for (int j = 0; j < nv; j++) ones += cnt[j];
         }
-        if (!lg && sf_f32_top_lanes__avx512(a, vtop)) {
+        if (apart) {
             a = s[0];
-            ones += top_ones[0];
-            for (int j = 1; j < 4; j++) {
-                if (j >= nv) break;
-                a = _mm512_add_ps(a, s[j]);
-                ones += top_ones[j];
-            }
+            for (int j = 1; j < nv; j++) a = _mm512_add_ps(a, s[j]);
         }
     }
     const double others = _mm512_reduce_add_pd(_mm512_add_pd(
