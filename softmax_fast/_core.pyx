@@ -66,6 +66,10 @@ cdef extern from "softmax_fast.h" nogil:
                                  Py_ssize_t, float, int) noexcept nogil
     ctypedef void (*f64_rows_fn)(const double *, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                  Py_ssize_t, double, int) noexcept nogil
+    ctypedef double (*f32_refine_fn)(const float *, Py_ssize_t, Py_ssize_t, float, double,
+                                     double) noexcept nogil
+    ctypedef double (*f64_refine_fn)(const double *, Py_ssize_t, Py_ssize_t, double, double,
+                                     double) noexcept nogil
     ctypedef void (*f64_row_fn)(const double *, double *, Py_ssize_t, double) noexcept nogil
     ctypedef sf_partial (*f64_partial_fn)(const double *, Py_ssize_t, double, const double *) noexcept nogil
     ctypedef sf_partial (*f64_online_fn)(const double *, Py_ssize_t, double) noexcept nogil
@@ -107,6 +111,7 @@ cdef extern from "softmax_fast.h" nogil:
         f32_mask_fn mask
         f32_rows_fn softmax_rows
         f32_blocks_fn partials_blocks
+        f32_refine_fn refine_rest
 
     ctypedef struct sf_f64_kernels:
         f64_row_fn softmax[3]
@@ -128,6 +133,7 @@ cdef extern from "softmax_fast.h" nogil:
         f64_mask_fn mask
         f64_rows_fn softmax_rows
         f64_blocks_fn partials_blocks
+        f64_refine_fn refine_rest
 
     ctypedef void (*half_in_fn)(const uint16_t *, float *, Py_ssize_t) noexcept nogil
     ctypedef void (*half_out_fn)(const float *, uint16_t *, Py_ssize_t) noexcept nogil
@@ -381,6 +387,17 @@ cdef inline sf_partial k_partial(int algo, const floating *x, floating *y, Py_ss
         return K.f64.partial_online(x, n, sc)
 
 
+cdef inline sf_partial k_refined(const floating *x, Py_ssize_t n, floating sc,
+                                sf_partial p) noexcept nogil:
+    """A whole contiguous row's partial for its log_softmax write: the rest taken again from x
+    where log1p(rest) would show its error (the kernels' refine_rest)."""
+    if floating is float:
+        p.rest = K.f32.refine_rest(x, n, 1, sc, p.max, p.rest)
+    else:
+        p.rest = K.f64.refine_rest(x, n, 1, sc, p.max, p.rest)
+    return p
+
+
 cdef inline void k_write(bint lg, int algo, const floating *x, floating *y, Py_ssize_t n,
                          floating sc, floating shift, sf_partial block, sf_partial total,
                          const floating *stored, bint stream) noexcept nogil:
@@ -508,6 +525,8 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
             sf_omp_barrier()
             if not failed:   # the same for every thread: read after the barrier
                 mine = merge_blocks(algo, parts, nb)
+                if lg:   # every thread the same (the time of one doing it while one waits)
+                    mine = k_refined(x, n, sc, mine)
                 # each thread writes the run of blocks it reduced (three-pass): their stored
                 # terms are in its cache
                 for t in prange(nt, schedule='static'):
@@ -536,6 +555,8 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
             free(parts)
             return blocked_row(lg, SF_ONLINE, x, y, n, sc, nt, stream, next)
         total = merge_blocks(algo, parts, nb)
+        if lg:
+            total = k_refined(x, n, sc, total)
         for b in range(nb):
             lo = b * BLOCK
             ln = min(BLOCK, n - lo)
@@ -628,9 +649,12 @@ cdef int one_row(bint lg, int algo, const floating *x, Py_ssize_t xs, floating *
                 p = K.f32.partial_online(src, n, sc)
             else:
                 p = K.f64.partial_online(src, n, sc)
+            if lg:
+                p = k_refined(src, n, sc, p)
             k_write(lg, algo, src, dst, n, sc, 0, p, p, <floating *> NULL, stream)
         elif lg:
-            p = k_partial(algo, src, <floating *> NULL, n, sc, 0, &failed, next)
+            p = k_refined(src, n, sc, k_partial(algo, src, <floating *> NULL, n, sc, 0, &failed,
+                                                next))
             k_write(lg, algo, src, dst, n, sc, 0, p, p, <floating *> NULL, stream)
         else:
             p = k_partial(algo, src, buf if stream else dst, n, sc, 0, &failed, next)
@@ -691,6 +715,7 @@ cdef inline sf_partial k_partial_flush(bint lg, const floating *x, floating *y, 
     partial fp: softmax rescales its stored terms fsrc, log_softmax writes from its x, fsrc."""
     cdef double lo = 0.0, f
     if lg:
+        fp = k_refined(fsrc, n, sc, fp)
         if floating is float:
             return K.f32.partial_flush_log(x, n, sc, next, fsrc, fdst, fp.max, log1p(fp.rest),
                                            0.0)
@@ -753,6 +778,8 @@ cdef int pipelined_rows(bint lg, const floating *x0, floating *y0, Py_ssize_t R,
                 prev = cur
                 cur = tmp
                 pp = p
+            if lg:
+                pp = k_refined(row_at(x0, r1 - 1, I, xs0, xs2), N, sc, pp)
             k_write(lg, SF_THREE_PASS, row_at(x0, r1 - 1, I, xs0, xs2),
                     row_at(y0, r1 - 1, I, ys0, ys2), N, sc, 0, pp, pp, prev, True)
             sf_stream_fence()

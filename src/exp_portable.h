@@ -166,7 +166,7 @@ SF_INLINE double f64_pow2i(double k) {
  * difference's own error lo) and then 1 + r p put the result up to ~1.7 ulp off, which a
  * log_softmax whose rest is one such term shows twice over when the rest lies in a higher
  * binade than log1p(rest) (2.7 ULP measured on rows of N(0, 10) x); now ~0.5 ulp. */
-SF_INLINE double f64_exp_poly2(double rh, double rl) {
+SF_INLINE double f64_exp_poly_pair(double rh, double rl, double *lo) {
     double q = F64_EXP_C11;
     q = SF_MADD(q, rh, F64_EXP_C10);
     q = SF_MADD(q, rh, F64_EXP_C9);
@@ -181,19 +181,33 @@ SF_INLINE double f64_exp_poly2(double rh, double rl) {
     const double s = 1.0 + rh;
     const double e = (1.0 - s) + rh;
     const double a = SF_MADD(rl, s + t, t); /* + rl exp(rh): rl reaches 2^-44 (lo of d ~ -700) */
-    return s + (e + a);
+    const double c = e + a;
+    const double r = s + c;
+    *lo = c - (r - s); /* Fast2Sum: |s| > 0.6 > |c| */
+    return r;
+}
+
+/* the same, rounded to a double */
+SF_INLINE double f64_exp_poly2(double rh, double rl) {
+    double lo;
+    return f64_exp_poly_pair(rh, rl, &lo);
 }
 
 /* d - n ln2 as rh + rl: d - n HI is exact (HI's 32 bits), and the Fast2Sum error of taking n LO
  * off it goes into rl with lo (d's own rounding error; n LO's is below 2^-76) */
-SF_INLINE double f64_exp_parts2(double d, double lo, double *nf) { /* as f32_exp_parts2 */
+SF_INLINE double f64_exp_parts_pair(double d, double lo, double *nf, double *plo) {
     const double n = (d * F64_LOG2E + F64_ROUND_MAGIC) - F64_ROUND_MAGIC;
     const double r1 = d - n * F64_LN2_HI;
     const double nl = n * F64_LN2_LO;
     const double rh = r1 - nl;
     const double rl = ((r1 - rh) - nl) + lo;
     *nf = n;
-    return f64_exp_poly2(rh, rl);
+    return f64_exp_poly_pair(rh, rl, plo);
+}
+
+SF_INLINE double f64_exp_parts2(double d, double lo, double *nf) { /* as f32_exp_parts2 */
+    double plo;
+    return f64_exp_parts_pair(d, lo, nf, &plo);
 }
 
 SF_INLINE double f64_exp_parts(double d, double *nf) { return f64_exp_parts2(d, 0.0, nf); }
@@ -220,6 +234,29 @@ SF_INLINE double f64_exp_biased(double d) {
     d = d < F64_EXP_FLOOR ? F64_EXP_FLOOR : d;
     double p = f64_exp_parts(d, &nf);
     return p * f64_pow2i(nf + F64_EXP_BIAS);
+}
+
+/* exp(v - m) * 2^F64_EXP_BIAS for v <= m as th + *tl, within ~2^-55 relative: the terms of
+ * a rest taken again for log_softmax (kernels_portable.inc, FN(rest_exact)). float32: v - m is
+ * exact in double and the double exp is far beyond float32's precision. float64: v - m exact
+ * (TwoSum), the exp's pair unrounded. 0 at and below the floor (a term below 2^-1150 of the
+ * max's, beside a rest of at least the max's other terms). */
+SF_INLINE double f32_exp_term_exact(float v, float m, double *tl) {
+    *tl = 0.0;
+    return f64_exp_biased((double)v - (double)m);
+}
+
+SF_INLINE double f64_exp_term_exact(double v, double m, double *tl) {
+    double lo, nf, plo;
+    const double d = f64_two_diff(v, m, &lo);
+    if (!(d >= F64_EXP_FLOOR)) {
+        *tl = 0.0;
+        return 0.0;
+    }
+    const double p = f64_exp_parts_pair(d, lo, &nf, &plo);
+    const double k = f64_pow2i(nf + F64_EXP_BIAS);
+    *tl = plo * k;
+    return p * k;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -729,6 +729,10 @@ static double sf_f32_raddexp_ride_log__avx512(const float *x, ptrdiff_t n, float
  * having written nothing, for a row the general steps must do: a NaN, an infinite max,
  * |max| >= 2^31 (the wide form), an entry more than 131 below the max (tiny terms). */
 #define SF_F32_SHORT_ROW_MAX 64
+/* kernels_portable.inc's, included at the end of this file: the rest of a log_softmax row taken
+ * again where its precision shows */
+static double sf_f32_refine_rest__avx512(const float *x, ptrdiff_t n, ptrdiff_t stride,
+                                         float scale, double m, double rest);
 SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t n, float scale,
                                             const int unit, const int nv, const int lg) {
     const __m512 vs = _mm512_set1_ps(scale);
@@ -792,7 +796,9 @@ SF_INLINE int sf_f32_short_row_impl__avx512(const float *x, float *y, ptrdiff_t 
                               _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)))) * (double)F32_EXP_UNBIAS;
     if (others != others) return 0; /* a NaN in the row */
     if (lg) { /* (v - max) - log1p(rest), as partial_three_pass and write_log_softmax */
-        const __m512 vl = _mm512_set1_ps((float)log1p(((double)ones - 1.0) + others));
+        const double rest = sf_f32_refine_rest__avx512(x, n, 1, scale, shift,
+                                                        ((double)ones - 1.0) + others);
+        const __m512 vl = _mm512_set1_ps((float)log1p(rest));
         for (int j = 0; j < 4; j++) {
             if (j >= nv) break;
             _mm512_mask_storeu_ps(y + 16 * j, k[j], _mm512_sub_ps(_mm512_sub_ps(v[j], vsh), vl));
@@ -1313,6 +1319,94 @@ SF_INLINE __m512d sf_f64_two_diff__avx512(__m512d a, __m512d b, __m512d *lo) {
     const __m512d bv = _mm512_sub_pd(hi, a);
     *lo = _mm512_sub_pd(_mm512_sub_pd(a, _mm512_sub_pd(hi, bv)), _mm512_add_pd(b, bv));
     return hi;
+}
+
+/* ---- a log_softmax row's rest taken again (kernels_portable.inc, FN(rest_exact)) ----
+ * The sum of exp(v - m) 2^128 over a contiguous row, v = scale * x rounded to the dtype, the
+ * terms at v == m counted apart, returned as rest = (count - 1) + sum 2^-128: the terms in
+ * higher precision than the dtype's. float32: v - m exact in double and the float64 exp (its
+ * ~1 ulp is 2^-52), summed in double lanes (a lane's 2^20 additions of a 2^24-long row stay
+ * within 2^-32). float64: v - m exact (TwoSum) and the exp's result as an unrounded pair,
+ * within ~2^-55, summed compensated. Vectors whose every v is below `low` are left out (their
+ * terms are negligible: FN(refine_rest)). */
+static double sf_f32_rest_exact_row__avx512(const float *x, ptrdiff_t n, float scale, float m,
+                                            float low) {
+    const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(m), vlow = _mm512_set1_ps(low);
+    const __m512d md = _mm512_set1_pd((double)m);
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+    ptrdiff_t ones = 0;
+    for (ptrdiff_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vs);
+        if (!_mm512_mask_cmp_ps_mask(k, v, vlow, _CMP_GE_OQ)) continue; /* all negligible */
+        const __mmask16 one = _mm512_mask_cmp_ps_mask(k, v, vm, _CMP_EQ_OQ);
+        const __mmask16 live = (__mmask16)(k & ~one);
+        ones += __builtin_popcount((unsigned)one);
+        const __m512d t0 = sf_f64_exp_biased__avx512(
+            _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), md));
+        const __m512d t1 = sf_f64_exp_biased__avx512(
+            _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)), md));
+        a0 = _mm512_mask_add_pd(a0, (__mmask8)live, a0, t0);
+        a1 = _mm512_mask_add_pd(a1, (__mmask8)(live >> 8), a1, t1);
+    }
+    return ((double)ones - 1.0) + _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)) * F64_EXP_UNBIAS;
+}
+
+static double sf_f64_rest_exact_row__avx512(const double *x, ptrdiff_t n, double scale,
+                                            double m, double low) {
+    const __m512d vs = _mm512_set1_pd(scale), vm = _mm512_set1_pd(m), vlow = _mm512_set1_pd(low);
+    const __m512d one_v = _mm512_set1_pd(1.0), magic = _mm512_set1_pd(F64_ROUND_MAGIC);
+    __m512d hi = _mm512_setzero_pd(), lo = _mm512_setzero_pd();
+    ptrdiff_t ones = 0;
+    for (ptrdiff_t i = 0; i < n; i += 8) {
+        const __mmask8 k = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+        const __m512d v = _mm512_mul_pd(_mm512_maskz_loadu_pd(k, x + i), vs);
+        if (!_mm512_mask_cmp_pd_mask(k, v, vlow, _CMP_GE_OQ)) continue; /* all negligible */
+        const __mmask8 one = _mm512_mask_cmp_pd_mask(k, v, vm, _CMP_EQ_OQ);
+        ones += __builtin_popcount((unsigned)one);
+        __m512d dl;
+        const __m512d d = sf_f64_two_diff__avx512(v, vm, &dl);
+        /* below the floor (and -inf) a term is nothing beside the max's */
+        const __mmask8 live = (__mmask8)(k & ~one) &
+                              _mm512_cmp_pd_mask(d, _mm512_set1_pd(F64_AVX512_FLOOR), _CMP_GE_OQ);
+        /* f64_exp_term_exact's steps (exp_portable.h), 8 lanes at a time */
+        const __m512d nf = _mm512_sub_pd(_mm512_fmadd_pd(d, _mm512_set1_pd(F64_LOG2E), magic), magic);
+        const __m512d r1 = _mm512_fnmadd_pd(nf, _mm512_set1_pd(F64_LN2_HI), d);
+        const __m512d nl = _mm512_mul_pd(nf, _mm512_set1_pd(F64_LN2_LO));
+        const __m512d rh = _mm512_sub_pd(r1, nl);
+        const __m512d rl = _mm512_add_pd(_mm512_sub_pd(_mm512_sub_pd(r1, rh), nl), dl);
+        __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(F64_EXP_C11), rh, _mm512_set1_pd(F64_EXP_C10));
+        q = _mm512_fmadd_pd(q, rh, _mm512_set1_pd(F64_EXP_C9));
+        q = _mm512_fmadd_pd(q, rh, _mm512_set1_pd(F64_EXP_C8));
+        q = _mm512_fmadd_pd(q, rh, _mm512_set1_pd(F64_EXP_C7));
+        q = _mm512_fmadd_pd(q, rh, _mm512_set1_pd(F64_EXP_C6));
+        q = _mm512_fmadd_pd(q, rh, _mm512_set1_pd(F64_EXP_C5));
+        q = _mm512_fmadd_pd(q, rh, _mm512_set1_pd(F64_EXP_C4));
+        q = _mm512_fmadd_pd(q, rh, _mm512_set1_pd(F64_EXP_C3));
+        q = _mm512_fmadd_pd(q, rh, _mm512_set1_pd(F64_EXP_C2));
+        const __m512d t = _mm512_mul_pd(_mm512_mul_pd(q, rh), rh);
+        const __m512d sv = _mm512_add_pd(one_v, rh);
+        const __m512d e = _mm512_add_pd(_mm512_sub_pd(one_v, sv), rh);
+        const __m512d a = _mm512_fmadd_pd(rl, _mm512_add_pd(sv, t), t);
+        const __m512d c = _mm512_add_pd(e, a);
+        const __m512d ph = _mm512_add_pd(sv, c);
+        const __m512d pl = _mm512_sub_pd(c, _mm512_sub_pd(ph, sv));
+        const __m512d kb = _mm512_add_pd(nf, _mm512_set1_pd((double)F64_EXP_BIAS));
+        const __m512d th = _mm512_scalef_pd(ph, kb), tl = _mm512_scalef_pd(pl, kb);
+        /* hi + lo += th + tl: TwoSum of hi and th, its error and tl into lo */
+        __m512d err;
+        const __m512d sum = sf_f64_two_diff__avx512(hi, _mm512_sub_pd(_mm512_setzero_pd(), th), &err);
+        hi = _mm512_mask_mov_pd(hi, live, sum);
+        lo = _mm512_mask_add_pd(lo, live, lo, _mm512_add_pd(err, tl));
+    }
+    double h[8], l[8], sh = 0.0, sl = 0.0;
+    _mm512_storeu_pd(h, hi);
+    _mm512_storeu_pd(l, lo);
+    for (int j = 0; j < 8; j++) {
+        sf_acc_add(&sh, &sl, h[j]);
+        sl += l[j];
+    }
+    return ((double)ones - 1.0) + (sh + sl) * F64_EXP_UNBIAS;
 }
 
 /* (v - max) - (log_sum + log_lo) rounded about once, as the portable two-term write */
@@ -2075,12 +2169,14 @@ SF_ELEMENTWISE_LOOP__AVX512(sf_f64_log_sigmoid__avx512, double, __m512d, 8, __mm
 #define SF_F32_RESCALE sf_f32_store_scaled__avx512
 #define SF_F32_WRITE_SOFTMAX sf_f32_store_exp__avx512
 #define SF_F32_WRITE_LOG sf_f32_write_log__avx512
+#define SF_F32_REST_EXACT sf_f32_rest_exact_row__avx512
 #define SF_F64_RMAX sf_f64_rmax__avx512
 #define SF_F64_RADDEXP sf_f64_raddexp__avx512
 #define SF_F64_RADDEXP_FLUSH sf_f64_raddexp_flush__avx512
 #define SF_F64_RESCALE sf_f64_store_scaled__avx512
 #define SF_F64_WRITE_SOFTMAX sf_f64_store_exp__avx512
 #define SF_F64_WRITE_LOG sf_f64_write_log__avx512
+#define SF_F64_REST_EXACT sf_f64_rest_exact_row__avx512
 #include "kernels_portable.h"
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -5,6 +5,8 @@
  * SF_<dtype>_RMAX, _RADDEXP, _RESCALE, _WRITE_SOFTMAX and _WRITE_LOG (dtype F32 or F64) to
  * hand-written versions of hot primitives.
  */
+#include <float.h>
+
 #include "softmax_fast.h"
 #include "exp_portable.h"
 
@@ -26,6 +28,10 @@
 #define EXP_PARTS f32_exp_parts
 #define EXP_PARTS2 f32_exp_parts2
 #define TWO_DIFF f32_two_diff
+#define EXP_TERM_EXACT f32_exp_term_exact
+#define T_MIN_EXP FLT_MIN_EXP /* frexp's exponent of T's least normal */
+#define T_MANT_DIG FLT_MANT_DIG
+#define NEXT_DOWN(v) nextafterf((v), -INFINITY)
 #define EXP_BIAS F32_EXP_BIAS
 #define EXP_UNBIAS F32_EXP_UNBIAS
 #define EXP_ZERO_K (-191.0f) /* -(127 + BIAS): POW2I(k + BIAS) is +0.0 here */
@@ -45,6 +51,9 @@
 #define FACTOR_MIN 0x1p-100 /* lo ~ 2^-124 >= FLT_MIN */
 #ifdef SF_F32_RMAX
 #define FAST_RMAX SF_F32_RMAX
+#endif
+#ifdef SF_F32_REST_EXACT
+#define FAST_REST_EXACT SF_F32_REST_EXACT
 #endif
 #ifdef SF_F32_RADDEXP
 #define FAST_RADDEXP SF_F32_RADDEXP
@@ -80,6 +89,7 @@
 #undef FAST_SHORT_ROW_MAX
 #undef FAST_RMAX
 #undef FAST_RADDEXP
+#undef FAST_REST_EXACT
 #undef FAST_RADDEXP_FLUSH
 #undef FAST_COLUMNS_SOFTMAX
 #undef FAST_RADDEXP_FLUSH_LOG
@@ -97,6 +107,10 @@
 #undef EXP_PARTS
 #undef EXP_PARTS2
 #undef TWO_DIFF
+#undef EXP_TERM_EXACT
+#undef T_MIN_EXP
+#undef T_MANT_DIG
+#undef NEXT_DOWN
 #undef EXP_BIAS
 #undef EXP_UNBIAS
 #undef EXP_ZERO_K
@@ -120,6 +134,10 @@
 #define EXP_PARTS f64_exp_parts
 #define EXP_PARTS2 f64_exp_parts2
 #define TWO_DIFF f64_two_diff
+#define EXP_TERM_EXACT f64_exp_term_exact
+#define T_MIN_EXP DBL_MIN_EXP
+#define T_MANT_DIG DBL_MANT_DIG
+#define NEXT_DOWN(v) nextafter((v), -INFINITY)
 #define EXP_BIAS F64_EXP_BIAS
 #define EXP_UNBIAS F64_EXP_UNBIAS
 #define EXP_ZERO_K (-1151.0) /* -(1023 + BIAS) */
@@ -138,6 +156,9 @@
 #define FACTOR_MIN 0x1p-960 /* lo ~ 2^-1013 >= DBL_MIN */
 #ifdef SF_F64_RMAX
 #define FAST_RMAX SF_F64_RMAX
+#endif
+#ifdef SF_F64_REST_EXACT
+#define FAST_REST_EXACT SF_F64_REST_EXACT
 #endif
 #ifdef SF_F64_RADDEXP
 #define FAST_RADDEXP SF_F64_RADDEXP
@@ -272,6 +293,7 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
         .sigmoid = SF_ELEMENTWISE(dt, SIGMOID), .log_sigmoid = SF_ELEMENTWISE(dt, LOG_SIGMOID),  \
         .mask = SF_NAME(dt, mask, SF_ISA), .softmax_rows = SF_NAME(dt, softmax_rows, SF_ISA),   \
         .partials_blocks = SF_NAME(dt, partials_blocks, SF_ISA),                                  \
+        .refine_rest = SF_NAME(dt, refine_rest, SF_ISA),                                          \
     }
 
 const sf_kernels SF_TABLE_NAME(SF_ISA) = {

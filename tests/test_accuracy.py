@@ -138,6 +138,70 @@ def test_ulp_max_lane_rounding(isa, algorithm, dtype, n, axis):
         _check_slices(rows, axis, algorithm, tol, f"{isa} {algorithm} v={v}")
 
 
+def _rows_rest_above_binade(dtype, n, per_k, rng):
+    """Rows whose rest (the sum of the terms other than the max's 1) lies just above a power of
+    two 2^k, k = -1 .. -13, where log1p(rest) lies just below it: the max's own log_softmax
+    output, -log1p(rest), then has half the spacing of rest, and shows the rest's error twice
+    over. The rest is one large term (99%) and n - 2 small ones around a max in [-5, 5]."""
+    rows = []
+    for k in range(-1, -14, -1):
+        rest = rng.uniform(2.0 ** k, 2.0 ** k + 2.0 ** (2 * k - 1), per_k)
+        small = rng.uniform(0.5, 1.5, (per_k, n - 2))
+        small *= (0.01 * rest / small.sum(axis=1))[:, None]
+        m = rng.uniform(-5, 5, per_k)
+        x = np.empty((per_k, n))
+        x[:, 0] = m
+        x[:, 1] = m + np.log(0.99 * rest)
+        x[:, 2:] = m[:, None] + np.log(small)
+        rows.append(rng.permuted(x, axis=1).astype(dtype))
+    return np.concatenate(rows)
+
+
+@pytest.mark.parametrize("where", ("rows", "columns", "streamed", "scaled"))
+@pytest.mark.parametrize("n", (3, 17, 1000))
+@pytest.mark.parametrize("dtype", DTYPE_PARAMS)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_ulp_log_softmax_rest_above_binade(isa, algorithm, dtype, n, where):
+    """log_softmax where its error shows most: before the rest was taken again from x in these
+    rows (the reduction's rest is within ~1.6 of its ulps, its terms being the dtype's exps),
+    up to 4.9 ULP float32 (n = 1000, AVX2), 3.0 float64; 1.5 now. Also down the columns of a
+    non-last axis, through the streamed rows (pipelined), and with a scale (the rest taken
+    again from scale * x rounded to the dtype, as the reduction took it)."""
+    from softmax_fast import _core
+    rows = _rows_rest_above_binade(dtype, n, 20 if n == 1000 else 60, np.random.default_rng(n))
+    scale = 0.75 if where == "scaled" else None
+    ref_rows = rows if scale is None else rows * dtype(scale)   # rounded to the dtype
+    ref_log = _reference_uncached(ref_rows)[1]
+    if where == "columns":
+        lg = sf.log_softmax(np.ascontiguousarray(rows.T), axis=0, algorithm=algorithm).T
+    elif where == "streamed":
+        enabled, min_bytes = _core.set_streaming(True, 0)
+        try:
+            lg = sf.log_softmax(rows, algorithm=algorithm)
+        finally:
+            _core.set_streaming(enabled, min_bytes)
+    else:
+        lg = sf.log_softmax(rows, algorithm=algorithm, scale=scale)
+    err = max_ulp(lg, ref_log, dtype)
+    assert err <= LOG_SOFTMAX_MAX_ULP, f"log_softmax {isa} {algorithm} n={n} {where}: {err:.2f} ULP"
+
+
+@pytest.mark.parametrize("dtype", DTYPE_PARAMS)
+def test_ulp_log_softmax_rest_above_binade_long_row(isa, dtype):
+    """The same for rows long enough to be cut into blocks (two threads share a row), whose rest
+    is taken again once for the whole row: a check of that path (its 52 rows are too few to
+    have met the previous error, which needs one of the terms' exps off by most of an ulp)."""
+    n = 70000
+    base = _rows_rest_above_binade(dtype, 40, 4, np.random.default_rng(3))   # 52 rows
+    rows = np.full((len(base), n), dtype(-1000))
+    rows[:, ::1750] = base                    # the 40 values spread over the row
+    ref_log = _reference_uncached(rows)[1]
+    for nt in (1, 2):
+        lg = sf.log_softmax(rows, num_threads=nt)
+        err = max_ulp(lg, ref_log, dtype)
+        assert err <= LOG_SOFTMAX_MAX_ULP, f"log_softmax {isa} n={n} threads={nt}: {err:.2f} ULP"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPE_PARAMS)
 @pytest.mark.parametrize("algorithm", ALGORITHMS[1:])
