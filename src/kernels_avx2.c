@@ -375,6 +375,121 @@ SF_INLINE __m256d sf_f64_exp_biased4__avx2(__m256d d) {
     return _mm256_mul_pd(p, _mm256_castsi256_pd(k));
 }
 
+/* A log_softmax row's rest taken again (kernels_portable.inc, FN(rest_exact); the contract of
+ * the AVX-512 versions): the terms of the values v >= low in higher precision, 8 values a
+ * step, the steps holding none skipped (a row of logits keeps a few near its max). float32:
+ * v - m exact in double, the float64 exp, summed in double lanes. float64: v - m exact
+ * (TwoSum), the exp's result as an unrounded pair (f64_exp_term_exact's steps), summed
+ * compensated. Through the portable versions (auto-vectorized) the rest pass took 32 rows
+ * of 1000 of N(0, 1) x 30 float32 log_softmax from 23 to 64 us; through these to 31 us. */
+SF_INLINE __m256d sf_f32_rest_terms4__avx2(__m256d vd, __m256d md, __m256d lowd, __m256d *ones) {
+    const __m256d one = _mm256_cmp_pd(vd, md, _CMP_EQ_OQ);
+    *ones = _mm256_sub_pd(*ones, _mm256_and_pd(one, _mm256_set1_pd(-1.0)));
+    const __m256d live = _mm256_andnot_pd(one, _mm256_cmp_pd(vd, lowd, _CMP_GE_OQ));
+    return _mm256_and_pd(live, sf_f64_exp_biased4__avx2(_mm256_sub_pd(vd, md)));
+}
+
+static double sf_f32_rest_exact_row__avx2(const float *x, ptrdiff_t n, float scale, float m,
+                                          float low) {
+    const __m256 vs = _mm256_set1_ps(scale), vlow = _mm256_set1_ps(low);
+    const __m256d md = _mm256_set1_pd((double)m), lowd = _mm256_set1_pd((double)low);
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    __m256d ones = _mm256_setzero_pd();
+    for (ptrdiff_t i = 0; i < n; i += 8) {
+        __m256 v;
+        if (n - i >= 8) {
+            v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+        } else { /* the tail, padded with -inf (below low: no term) */
+            float t[8];
+            for (int j = 0; j < 8; j++) t[j] = i + j < n ? x[i + j] * scale : -INFINITY;
+            v = _mm256_loadu_ps(t);
+        }
+        if (!_mm256_movemask_ps(_mm256_cmp_ps(v, vlow, _CMP_GE_OQ))) continue;
+        a0 = _mm256_add_pd(a0, sf_f32_rest_terms4__avx2(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                                                         md, lowd, &ones));
+        a1 = _mm256_add_pd(a1, sf_f32_rest_terms4__avx2(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)),
+                                                         md, lowd, &ones));
+    }
+    double a[4], c[4];
+    _mm256_storeu_pd(a, _mm256_add_pd(a0, a1));
+    _mm256_storeu_pd(c, ones);
+    return ((c[0] + c[1] + c[2] + c[3]) - 1.0) + ((a[0] + a[1]) + (a[2] + a[3])) * F64_EXP_UNBIAS;
+}
+
+SF_INLINE __m256d sf_f64_two_diff4__avx2(__m256d a, __m256d b, __m256d *lo) {
+    const __m256d hi = _mm256_sub_pd(a, b);
+    const __m256d bv = _mm256_sub_pd(hi, a);
+    *lo = _mm256_sub_pd(_mm256_sub_pd(a, _mm256_sub_pd(hi, bv)), _mm256_add_pd(b, bv));
+    return hi;
+}
+
+static double sf_f64_rest_exact_row__avx2(const double *x, ptrdiff_t n, double scale, double m,
+                                          double low) {
+    const __m256d vs = _mm256_set1_pd(scale), vm = _mm256_set1_pd(m), vlow = _mm256_set1_pd(low);
+    const __m256d one_v = _mm256_set1_pd(1.0), magic = _mm256_set1_pd(F64_ROUND_MAGIC);
+    __m256d hi = _mm256_setzero_pd(), lo = _mm256_setzero_pd(), ones = _mm256_setzero_pd();
+    for (ptrdiff_t i = 0; i < n; i += 4) {
+        __m256d v;
+        if (n - i >= 4) {
+            v = _mm256_mul_pd(_mm256_loadu_pd(x + i), vs);
+        } else {
+            double t[4];
+            for (int j = 0; j < 4; j++) t[j] = i + j < n ? x[i + j] * scale : -INFINITY;
+            v = _mm256_loadu_pd(t);
+        }
+        const __m256d keep = _mm256_cmp_pd(v, vlow, _CMP_GE_OQ);
+        if (!_mm256_movemask_pd(keep)) continue;
+        const __m256d one = _mm256_cmp_pd(v, vm, _CMP_EQ_OQ);
+        ones = _mm256_sub_pd(ones, _mm256_and_pd(one, _mm256_set1_pd(-1.0)));
+        __m256d dl;
+        __m256d d = sf_f64_two_diff4__avx2(v, vm, &dl);
+        /* at and below the floor a term is nothing beside the max's */
+        const __m256d live = _mm256_and_pd(_mm256_andnot_pd(one, keep),
+                                           _mm256_cmp_pd(d, _mm256_set1_pd(F64_EXP_FLOOR), _CMP_GT_OQ));
+        d = _mm256_and_pd(live, d); /* dead lanes: d = 0, dl = 0 (finite steps, then dropped) */
+        dl = _mm256_and_pd(live, dl);
+        const __m256d nf = _mm256_sub_pd(_mm256_fmadd_pd(d, _mm256_set1_pd(F64_LOG2E), magic), magic);
+        const __m256d r1 = _mm256_fnmadd_pd(nf, _mm256_set1_pd(F64_LN2_HI), d);
+        const __m256d nl = _mm256_mul_pd(nf, _mm256_set1_pd(F64_LN2_LO));
+        const __m256d rh = _mm256_sub_pd(r1, nl);
+        const __m256d rl = _mm256_add_pd(_mm256_sub_pd(_mm256_sub_pd(r1, rh), nl), dl);
+        __m256d q = _mm256_fmadd_pd(_mm256_set1_pd(F64_EXP_C11), rh, _mm256_set1_pd(F64_EXP_C10));
+        q = _mm256_fmadd_pd(q, rh, _mm256_set1_pd(F64_EXP_C9));
+        q = _mm256_fmadd_pd(q, rh, _mm256_set1_pd(F64_EXP_C8));
+        q = _mm256_fmadd_pd(q, rh, _mm256_set1_pd(F64_EXP_C7));
+        q = _mm256_fmadd_pd(q, rh, _mm256_set1_pd(F64_EXP_C6));
+        q = _mm256_fmadd_pd(q, rh, _mm256_set1_pd(F64_EXP_C5));
+        q = _mm256_fmadd_pd(q, rh, _mm256_set1_pd(F64_EXP_C4));
+        q = _mm256_fmadd_pd(q, rh, _mm256_set1_pd(F64_EXP_C3));
+        q = _mm256_fmadd_pd(q, rh, _mm256_set1_pd(F64_EXP_C2));
+        const __m256d t = _mm256_mul_pd(_mm256_mul_pd(q, rh), rh);
+        const __m256d sv = _mm256_add_pd(one_v, rh);
+        const __m256d e = _mm256_add_pd(_mm256_sub_pd(one_v, sv), rh);
+        const __m256d a = _mm256_fmadd_pd(rl, _mm256_add_pd(sv, t), t);
+        const __m256d c = _mm256_add_pd(e, a);
+        const __m256d ph = _mm256_add_pd(sv, c);
+        const __m256d pl = _mm256_sub_pd(c, _mm256_sub_pd(ph, sv));
+        /* 2^(n + 128) from its bits (n + 1023 + 128 >= 1 above the floor) */
+        const __m256d k = _mm256_castsi256_pd(_mm256_slli_epi64(
+            _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(nf)),
+                             _mm256_set1_epi64x(1023 + F64_EXP_BIAS)), 52));
+        const __m256d th = _mm256_and_pd(live, _mm256_mul_pd(ph, k));
+        const __m256d tl = _mm256_and_pd(live, _mm256_mul_pd(pl, k));
+        __m256d err;
+        hi = sf_f64_two_diff4__avx2(hi, _mm256_sub_pd(_mm256_setzero_pd(), th), &err);
+        lo = _mm256_add_pd(lo, _mm256_add_pd(err, tl));
+    }
+    double h[4], l[4], c[4], sh = 0.0, sl = 0.0;
+    _mm256_storeu_pd(h, hi);
+    _mm256_storeu_pd(l, lo);
+    _mm256_storeu_pd(c, ones);
+    for (int j = 0; j < 4; j++) {
+        sf_acc_add(&sh, &sl, h[j]);
+        sl += l[j];
+    }
+    return ((c[0] + c[1] + c[2] + c[3]) - 1.0) + (sh + sl) * F64_EXP_UNBIAS;
+}
+
 /* (num + numlo) / (den + denlo), den in [1, 2.5]: 1/den from vrcpps (2^-12) and two Newton
  * steps (to the float's precision: where num is 0, in log1p of a tiny t, the quotient is
  * numlo * r alone), then the residual step: 0.5 ulp + a small fraction of an ulp */
@@ -557,6 +672,8 @@ SF_ELEMENTWISE_LOOP__AVX2(sf_f64_log_sigmoid__avx2, double, __m256d, 4, pd, int6
 #define SF_LANES_F32 32 /* four 8-float vectors: independent accumulators hide FP latency */
 #define SF_LANES_F64 16
 #define SF_F32_RMAX sf_f32_rmax__avx2
+#define SF_F32_REST_EXACT sf_f32_rest_exact_row__avx2
+#define SF_F64_REST_EXACT sf_f64_rest_exact_row__avx2
 #define SF_F32_RADDEXP sf_f32_raddexp__avx2
 #define SF_F32_RESCALE sf_f32_store_scaled__avx2
 #include "kernels_portable.h"
