@@ -22,6 +22,11 @@ cdef const void *kernel_table() noexcept nogil
 cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, int nt,
                                 const floating *next) noexcept nogil
 
+# a whole contiguous row's partial with its rest taken again where log1p(rest) would show its
+# error (the log_softmax of the row's max is -log1p(rest))
+cdef sf_partial refined_partial(const floating *x, Py_ssize_t n, floating sc,
+                                sf_partial p) noexcept nogil
+
 cdef int one_row(bint lg, int algo, const floating *x, Py_ssize_t xs, floating *y, Py_ssize_t ys,
                  Py_ssize_t n, floating sc, floating *buf, int nt, bint stream,
                  const floating *next) noexcept nogil

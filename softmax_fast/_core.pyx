@@ -495,6 +495,8 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
     cdef Py_ssize_t b, lo, ln, t
     cdef sf_partial *parts = <sf_partial *> malloc(nb * sizeof(sf_partial))
     cdef sf_partial total, mine
+    cdef double refined_rest = 0.0
+    cdef double *refined = &refined_rest   # shared across the region: written through a pointer
     cdef int failed = 0
     cdef floating shift = x[0] * sc
     cdef floating *store = NULL
@@ -525,8 +527,15 @@ cdef int blocked_row(bint lg, int algo, const floating *x, floating *y, Py_ssize
             sf_omp_barrier()
             if not failed:   # the same for every thread: read after the barrier
                 mine = merge_blocks(algo, parts, nb)
-                if lg:   # every thread the same (the time of one doing it while one waits)
-                    mine = k_refined(x, n, sc, mine)
+            if lg and not failed:
+                # the rest taken again by one thread (one more read of the row, not nt), and
+                # read by all after a barrier, which also keeps every write of an in-place row
+                # (y == x) after the last read of x
+                if threadid() == 0:
+                    refined[0] = k_refined(x, n, sc, mine).rest
+                sf_omp_barrier()
+                mine.rest = refined[0]
+            if not failed:
                 # each thread writes the run of blocks it reduced (three-pass): their stored
                 # terms are in its cache
                 for t in prange(nt, schedule='static'):
@@ -594,6 +603,12 @@ cdef sf_partial blocked_partial(const floating *x, Py_ssize_t n, floating sc, in
     total = merge_blocks(SF_THREE_PASS, parts, nb)
     free(parts)
     return total
+
+
+cdef sf_partial refined_partial(const floating *x, Py_ssize_t n, floating sc,
+                                sf_partial p) noexcept nogil:
+    """k_refined, for _core.pxd."""
+    return k_refined(x, n, sc, p)
 
 
 cdef double row_logsumexp_finish(const floating *x, Py_ssize_t n, Py_ssize_t stride, floating sc,

@@ -21,7 +21,8 @@ from libc.stdint cimport int64_t
 cimport numpy as cnp
 import numpy as np
 
-from softmax_fast._core cimport (sf_partial, floating, kernel_table, blocked_partial, one_row,
+from softmax_fast._core cimport (sf_partial, floating, kernel_table, blocked_partial,
+                                 refined_partial, one_row,
                                  row_logsumexp_finish, fast_threads, fast_out, fast_layout,
                                  fast_float, fast_result)
 from softmax_fast import _core
@@ -169,6 +170,7 @@ cdef double ce_index_row(const floating *x, Py_ssize_t n, int64_t t, double eps,
     cdef sf_partial p = blocked_partial(x, n, <floating> 1.0, nt, next)
     cdef double xt = x[t], lse, L, nll, smooth = 0.0
     if finite_partial(p):
+        p = refined_partial(x, n, <floating> 1.0, p)   # -log_softmax's accuracy at the max
         L = log1p(p.rest)
         nll = (p.max - xt) + L
         if eps != 0.0:
@@ -191,6 +193,7 @@ cdef double ce_probs_row(const floating *x, const floating *t, Py_ssize_t n, dou
     cdef sf_partial p = blocked_partial(x, n, <floating> 1.0, nt, next)
     cdef double weight, total, m
     if finite_partial(p):
+        p = refined_partial(x, n, <floating> 1.0, p)
         weighted_gaps(t, x, n, p.max, 1.0 - eps, eps / n, &weight, &total)
         return total + weight * log1p(p.rest)
     m = row_logsumexp_finish(x, n, 1, <floating> 1.0, p)

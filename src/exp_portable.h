@@ -239,7 +239,7 @@ SF_INLINE double f64_exp_biased(double d) {
 /* exp(v - m) * 2^F64_EXP_BIAS for v <= m as th + *tl, within ~2^-55 relative: the terms of
  * a rest taken again for log_softmax (kernels_portable.inc, FN(rest_exact)). float32: v - m is
  * exact in double and the double exp is far beyond float32's precision. float64: v - m exact
- * (TwoSum), the exp's pair unrounded. 0 at and below the floor (a term below 2^-1150 of the
+ * (TwoSum), the exp's pair unrounded. 0 below the floor (a term below 2^-1150 of the
  * max's, beside a rest of at least the max's other terms). */
 SF_INLINE double f32_exp_term_exact(float v, float m, double *tl) {
     *tl = 0.0;

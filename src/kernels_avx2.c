@@ -469,7 +469,8 @@ static double sf_f64_rest_exact_row__avx2(const double *x, ptrdiff_t n, double s
         const __m256d c = _mm256_add_pd(e, a);
         const __m256d ph = _mm256_add_pd(sv, c);
         const __m256d pl = _mm256_sub_pd(c, _mm256_sub_pd(ph, sv));
-        /* 2^(n + 128) from its bits (n + 1023 + 128 >= 1 above the floor) */
+        /* 2^(n + 128) from its bits (n + 1023 + 128 >= 0 above the floor; at 0 the bits give
+         * +0.0, for a term below 2^-1150 of the max's anyway) */
         const __m256d k = _mm256_castsi256_pd(_mm256_slli_epi64(
             _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(nf)),
                              _mm256_set1_epi64x(1023 + F64_EXP_BIAS)), 52));

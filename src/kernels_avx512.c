@@ -1327,7 +1327,7 @@ SF_INLINE __m512d sf_f64_two_diff__avx512(__m512d a, __m512d b, __m512d *lo) {
  * higher precision than the dtype's. Only the values v >= low count (the others' terms are
  * negligible, FN(refine_rest)): a row of logits has few of them, so they are packed first
  * (vcompressps into a small buffer, a vector of them computed at a time) instead of computing
- * every vector that holds one (1000-long rows of N(0, 1) x 30: 180 -> 60 ns). float32: v - m
+ * every vector that holds one (1000-long rows of N(0, 1) x 30: 180 -> 90 ns). float32: v - m
  * exact in double and the float64 exp (its ~1 ulp is 2^-52), summed in double lanes. float64:
  * v - m exact (TwoSum) and the exp's result as an unrounded pair, within ~2^-55, summed
  * compensated. */

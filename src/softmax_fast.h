@@ -109,7 +109,8 @@ typedef struct sf_partial {
                                 ptrdiff_t b1, T scale, sf_partial *parts, const T *next);         \
         /* the rest (sum - 1) of a whole slice's partial (max, rest) for its log_softmax,        \
          * taken again from the slice (n values at stride `stride`) in higher precision where    \
-         * log1p(rest) would show its error (rest < e^2 - 1), else `rest` itself */               \
+         * log1p(rest) would show its error (kernels_portable.inc, FN(refine_rest)), else `rest` \
+         * itself */                                                                              \
         double (*refine_rest)(const T *x, ptrdiff_t n, ptrdiff_t stride, T scale, double max,      \
                               double rest);                                                       \
     } NAME;
