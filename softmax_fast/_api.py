@@ -729,6 +729,46 @@ def merge_chunk_partials(parts: _Array, axes: tuple[int, ...]) -> _Array:
     return np.moveaxis(merged, tuple(range(parts.ndim - k, parts.ndim)), axes)
 
 
+def chunk_rest_parts(block: Any, parts: Any, axes: tuple[int, ...], compute: np.dtype[Any],
+                     scale: float, n_total: int) -> _Array:
+    """One chunk's pieces of the rests that log_softmax takes again (`_core.rest_parts_3d`),
+    from each slice's merged partial `parts` (kept shape): a PARTIAL_DTYPE-shaped array of
+    the chunk's shape with the reduced axes of length 1, its three fields (count, hi, lo)."""
+    kept = tuple(1 if d in axes else s for d, s in enumerate(np.shape(block)))
+    p = np.asarray(parts)
+    # the kernels' refine_low takes no rest from 4.75 up, nor a special one: a chunk whose slices
+    # all have such rests (rows of N(0, 1) and most others) is not read at all
+    if np.size(block) == 0 or not np.any((p["rest"] > 0) & (p["rest"] < 4.75)
+                                         & np.isfinite(p["max"])):
+        return np.zeros(kept, dtype=PARTIAL_DTYPE)
+    arr = _native(np.asarray(block), compute)
+    src, plan = _rows_source(arr, axes)
+    v_src = _view3(src, plan, writeable=False)
+    assert v_src is not None    # _rows_source chose a plan the layout allows
+    pieces = np.empty((v_src.shape[0], v_src.shape[2]), dtype=PARTIAL_DTYPE)
+    _core.rest_parts_3d(v_src, _partials_rows(p, plan), n_total, scale,
+                        pieces.view(np.float64).reshape(pieces.shape + (3,)))
+    return _from3(pieces.reshape(v_src.shape[0], 1, v_src.shape[2]), kept, plan)
+
+
+def refine_merged_partials(parts: _Array, pieces: _Array, axes: tuple[int, ...],
+                           compute: np.dtype[Any]) -> _Array:
+    """The merged partials `parts` (kept shape) with the rests log_softmax takes again added
+    up from every chunk's `pieces` (`chunk_rest_parts`, all of a slice's chunks along `axes`),
+    as a NumPy row's (`_core.refine_rests`)."""
+    k = len(axes)
+    last = tuple(range(parts.ndim - k, parts.ndim))
+    moved = np.moveaxis(pieces, axes, last)
+    count = math.prod(moved.shape[parts.ndim - k:])
+    rows = np.ascontiguousarray(moved).reshape(-1, count)
+    out = np.ascontiguousarray(np.moveaxis(parts, axes, last)).copy()
+    flat = out.reshape(-1)
+    _core.refine_rests(flat.view(np.float64).reshape(flat.shape[0], 3),
+                       rows.view(np.float64).reshape(rows.shape[0], count, 3),
+                       compute == np.float64)
+    return np.moveaxis(out, last, axes)
+
+
 def logsumexp_from_chunk_partials(parts: _Array, axes: tuple[int, ...], keepdims: bool,
                                   compute: np.dtype[Any], result_dtype: np.dtype[Any]) -> _Array:
     """The logsumexp over `axes` from the partials of a slice's chunks (see

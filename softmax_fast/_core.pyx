@@ -16,7 +16,7 @@ Parallel plan (results are bitwise identical for any thread count):
 from cython.parallel cimport prange, parallel, threadid
 from libc.stdlib cimport malloc, calloc, free
 from libc.stdio cimport snprintf
-from libc.math cimport log, log1p, exp, fma, INFINITY, NAN
+from libc.math cimport log, log1p, exp, fma, ldexp, INFINITY, NAN
 from libc.stdint cimport uint16_t
 from libc.math cimport isfinite
 cimport numpy as cnp
@@ -70,6 +70,12 @@ cdef extern from "softmax_fast.h" nogil:
                                      double) noexcept nogil
     ctypedef double (*f64_refine_fn)(const double *, Py_ssize_t, Py_ssize_t, double, double,
                                      double) noexcept nogil
+    ctypedef int (*f32_low_fn)(double, double, Py_ssize_t, float *) noexcept nogil
+    ctypedef int (*f64_low_fn)(double, double, Py_ssize_t, double *) noexcept nogil
+    ctypedef void (*f32_rest_parts_fn)(const float *, Py_ssize_t, Py_ssize_t, float, float, float,
+                                       double *) noexcept nogil
+    ctypedef void (*f64_rest_parts_fn)(const double *, Py_ssize_t, Py_ssize_t, double, double,
+                                       double, double *) noexcept nogil
     ctypedef void (*f64_row_fn)(const double *, double *, Py_ssize_t, double) noexcept nogil
     ctypedef sf_partial (*f64_partial_fn)(const double *, Py_ssize_t, double, const double *) noexcept nogil
     ctypedef sf_partial (*f64_online_fn)(const double *, Py_ssize_t, double) noexcept nogil
@@ -112,6 +118,8 @@ cdef extern from "softmax_fast.h" nogil:
         f32_rows_fn softmax_rows
         f32_blocks_fn partials_blocks
         f32_refine_fn refine_rest
+        f32_low_fn refine_low
+        f32_rest_parts_fn rest_parts
 
     ctypedef struct sf_f64_kernels:
         f64_row_fn softmax[3]
@@ -134,6 +142,8 @@ cdef extern from "softmax_fast.h" nogil:
         f64_rows_fn softmax_rows
         f64_blocks_fn partials_blocks
         f64_refine_fn refine_rest
+        f64_low_fn refine_low
+        f64_rest_parts_fn rest_parts
 
     ctypedef void (*half_in_fn)(const uint16_t *, float *, Py_ssize_t) noexcept nogil
     ctypedef void (*half_out_fn)(const float *, uint16_t *, Py_ssize_t) noexcept nogil
@@ -1535,6 +1545,66 @@ def merge_partials(const double[:, :, ::1] parts, double[:, ::1] out):
             out[r, 0] = p.max
             out[r, 1] = p.sum
             out[r, 2] = p.rest
+
+
+def rest_parts_3d(const floating[:, :, :] x, const double[:, :, ::1] parts, Py_ssize_t n_total,
+                  double scale, double[:, :, ::1] out):
+    """For a chunk (outer, n, inner) of longer slices (n_total values each) whose merged partials
+    are ``parts`` (outer, inner, 3): ``out`` (outer, inner, 3) = the chunk's pieces of each
+    slice's rest taken again (the kernels' rest_parts: count at the max, hi, lo), or zeros for
+    the slices whose rest is not (refine_low). They add up over the chunks: `refine_rests`."""
+    cdef Py_ssize_t O = x.shape[0], N = x.shape[1], I = x.shape[2], o, i
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef floating low
+    cdef int need
+    if (parts.shape[0] != O or parts.shape[1] != I or parts.shape[2] != 3
+            or out.shape[0] != O or out.shape[1] != I or out.shape[2] != 3):
+        raise ValueError("rest_parts_3d: parts and out must be (outer, inner, 3)")
+    with nogil:
+        for o in range(O):
+            for i in range(I):
+                if floating is float:
+                    need = K.f32.refine_low(parts[o, i, 0], parts[o, i, 2], n_total, &low)
+                else:
+                    need = K.f64.refine_low(parts[o, i, 0], parts[o, i, 2], n_total, &low)
+                if not need or N == 0:
+                    out[o, i, 0] = out[o, i, 1] = out[o, i, 2] = 0.0
+                elif floating is float:
+                    K.f32.rest_parts(&x[o, 0, i], N, x.strides[1] // isz, <float> scale,
+                                     <float> parts[o, i, 0], low, &out[o, i, 0])
+                else:
+                    K.f64.rest_parts(&x[o, 0, i], N, x.strides[1] // isz, scale,
+                                     parts[o, i, 0], low, &out[o, i, 0])
+
+
+def refine_rests(double[:, ::1] parts, const double[:, :, ::1] pieces, bint f64):
+    """Where a slice's rest is taken again (refine_low of its merged partial, ``parts`` (R, 3),
+    in float64 or float32): its rest becomes (count - 1) + (hi + lo) 2^-128 of its chunks'
+    ``pieces`` (R, k, 3) from `rest_parts_3d`, added up compensated in chunk order."""
+    cdef Py_ssize_t R = parts.shape[0], k = pieces.shape[1], r, c
+    cdef double count, hi, lo, v, t, b
+    cdef float low32
+    cdef double low64
+    cdef int need
+    if parts.shape[1] != 3 or pieces.shape[0] != R or pieces.shape[2] != 3:
+        raise ValueError("refine_rests: parts must be (R, 3) and pieces (R, k, 3)")
+    with nogil:
+        for r in range(R):
+            if f64:
+                need = K.f64.refine_low(parts[r, 0], parts[r, 2], 1, &low64)
+            else:
+                need = K.f32.refine_low(parts[r, 0], parts[r, 2], 1, &low32)
+            if not need:
+                continue
+            count = hi = lo = 0.0
+            for c in range(k):
+                count += pieces[r, c, 0]
+                v = pieces[r, c, 1]
+                t = hi + v          # TwoSum: the error of each addition into lo
+                b = t - hi
+                lo += (hi - (t - b)) + (v - b) + pieces[r, c, 2]
+                hi = t
+            parts[r, 2] = (count - 1.0) + ldexp(hi + lo, -128)
 
 
 def logsumexp_from_partials(const double[:, ::1] parts, floating[::1] out):

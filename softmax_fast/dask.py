@@ -11,6 +11,7 @@ writes each chunk from the merged partial of its slice (its logsumexp in factore
 from __future__ import annotations
 
 import functools
+import math
 
 import dask.array as da
 import numpy as np
@@ -70,6 +71,30 @@ def _write(block, parts, axes, compute, result_dtype, scale, num_threads, log):
                                             num_threads, log)
 
 
+def _rest_parts(block, parts, axes, compute, scale, n_total):
+    return _api.chunk_rest_parts(block, parts, axes, compute, scale, n_total)
+
+
+def _refine(parts, pieces, axes, compute):
+    return _api.refine_merged_partials(parts, pieces, axes, compute)
+
+
+def _refined_partials(x, parts, axes, compute, sc):
+    """log_softmax's merged partials with the rests taken again where a NumPy row's would be
+    (see README, Accuracy): each chunk's pieces of them (one more pass over the chunks; zeros
+    for the slices that need none), added up per slice."""
+    n_total = math.prod(x.shape[d] for d in axes)
+    kept = tuple((1,) * x.numblocks[d] if d in axes else x.chunks[d] for d in range(x.ndim))
+    pieces = da.map_blocks(functools.partial(_rest_parts, axes=axes, compute=compute, scale=sc,
+                                             n_total=n_total),
+                           x, parts, dtype=_api.PARTIAL_DTYPE, chunks=kept,
+                           meta=_meta(x.ndim, _api.PARTIAL_DTYPE), token="softmax_fast-rest")
+    pieces = pieces.rechunk({d: -1 for d in axes})
+    return da.map_blocks(functools.partial(_refine, axes=axes, compute=compute), parts, pieces,
+                         dtype=_api.PARTIAL_DTYPE, chunks=parts.chunks,
+                         meta=_meta(x.ndim, _api.PARTIAL_DTYPE), token="softmax_fast-refine")
+
+
 def _merged_partials(x, axes, compute, sc, nt, split_every):
     """One merged (max, sum, rest) partial per slice, the reduced axes kept with length 1."""
     chunk = functools.partial(_chunk, compute=compute, scale=sc, num_threads=nt,
@@ -97,6 +122,8 @@ def _softmax_like(x, axis, dtype, scale, num_threads, split_every, log):
                             token=f"softmax_fast-{name}")
     _check_not_masked(x)
     parts = _merged_partials(x, axes, compute, sc, nt, split_every)
+    if log:
+        parts = _refined_partials(x, parts, axes, compute, sc)
     write = functools.partial(_write, axes=axes, compute=compute, result_dtype=result_dtype,
                               scale=sc, num_threads=nt, log=log)
     return da.map_blocks(write, x, parts, dtype=result_dtype, chunks=x.chunks,

@@ -294,6 +294,8 @@ static void SF_NAME(f32, to_bf16, SF_ISA)(const float *x, uint16_t *y, ptrdiff_t
         .mask = SF_NAME(dt, mask, SF_ISA), .softmax_rows = SF_NAME(dt, softmax_rows, SF_ISA),   \
         .partials_blocks = SF_NAME(dt, partials_blocks, SF_ISA),                                  \
         .refine_rest = SF_NAME(dt, refine_rest, SF_ISA),                                          \
+        .refine_low = SF_NAME(dt, refine_low, SF_ISA),                                            \
+        .rest_parts = SF_NAME(dt, rest_parts, SF_ISA),                                            \
     }
 
 const sf_kernels SF_TABLE_NAME(SF_ISA) = {

@@ -113,6 +113,13 @@ typedef struct sf_partial {
          * itself */                                                                              \
         double (*refine_rest)(const T *x, ptrdiff_t n, ptrdiff_t stride, T scale, double max,      \
                               double rest);                                                       \
+        /* the same in pieces, for a slice cut into chunks (n values in all): refine_low says  \
+         * whether its rest is to be taken again and from which values (*low); rest_parts gives \
+         * a chunk's (count of values at the max, hi, lo of its terms' sum biased by 2^128),    \
+         * which add up over the chunks to the slice's */                                        \
+        int (*refine_low)(double max, double rest, ptrdiff_t n, T *low);                           \
+        void (*rest_parts)(const T *x, ptrdiff_t n, ptrdiff_t stride, T scale, T max, T low,       \
+                           double *out);                                                          \
     } NAME;
 
 SF_DECLARE_KERNEL_TABLE(sf_f32_kernels, float)
