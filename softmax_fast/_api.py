@@ -688,13 +688,20 @@ def _rows_source(arr: _Array, axes: tuple[int, ...]) -> tuple[_Array, _Plan]:
 
 
 def _partials_rows(parts: _Array, plan: _Plan) -> _Array:
-    """The (O, I, 3) float64 C-contiguous view (a copy when needed) of a PARTIAL_DTYPE array
-    of kept shape (reduced axes of length 1), in the order of `plan`."""
+    """The (O, I, 3) float64 C-contiguous, aligned view (a copy when needed) of a PARTIAL_DTYPE
+    array of kept shape (reduced axes of length 1), in the order of `plan`. (dask.distributed
+    may hand a worker a partial array at an odd address: a misaligned double load in C.)"""
     order = [d for dims in plan for d in dims]
-    p = np.ascontiguousarray(parts.transpose(order))
+    p = _aligned_f64(np.ascontiguousarray(parts.transpose(order)))
     outer = math.prod(parts.shape[d] for d in plan[0])
     inner = math.prod(parts.shape[d] for d in plan[2])
-    return p.view(np.float64).reshape(outer, inner, 3)
+    return p.reshape(outer, inner, 3)
+
+
+def _aligned_f64(a: _Array) -> _Array:
+    """A C-contiguous PARTIAL_DTYPE array as float64 (three a partial), at an 8-byte aligned
+    address (a copy only when it is not: the structured dtype itself only needs 1)."""
+    return np.require(a.view(np.float64), requirements=["C", "A"])
 
 
 def chunk_partials(block: Any, axes: tuple[int, ...], compute: np.dtype[Any], scale: float,
@@ -723,7 +730,7 @@ def merge_chunk_partials(parts: _Array, axes: tuple[int, ...]) -> _Array:
     count = math.prod(moved.shape[parts.ndim - k:])
     rows = np.ascontiguousarray(moved).reshape(-1, count)
     out = np.empty(rows.shape[0], dtype=PARTIAL_DTYPE)
-    _core.merge_partials(rows.view(np.float64).reshape(rows.shape[0], count, 3),
+    _core.merge_partials(_aligned_f64(rows).reshape(rows.shape[0], count, 3),
                          out.view(np.float64).reshape(rows.shape[0], 3))
     merged = out.reshape(moved.shape[:parts.ndim - k] + (1,) * k)
     return np.moveaxis(merged, tuple(range(parts.ndim - k, parts.ndim)), axes)
@@ -761,10 +768,10 @@ def refine_merged_partials(parts: _Array, pieces: _Array, axes: tuple[int, ...],
     moved = np.moveaxis(pieces, axes, last)
     count = math.prod(moved.shape[parts.ndim - k:])
     rows = np.ascontiguousarray(moved).reshape(-1, count)
-    out = np.ascontiguousarray(np.moveaxis(parts, axes, last)).copy()
+    out = np.moveaxis(parts, axes, last).copy(order="C")   # a new array: aligned
     flat = out.reshape(-1)
     _core.refine_rests(flat.view(np.float64).reshape(flat.shape[0], 3),
-                       rows.view(np.float64).reshape(rows.shape[0], count, 3),
+                       _aligned_f64(rows).reshape(rows.shape[0], count, 3),
                        compute == np.float64)
     return np.moveaxis(out, last, axes)
 

@@ -181,3 +181,14 @@ def test_core_kernels_on_strided_views(isa, dtype, n, rng):
     y1 = np.empty((1, n, 1), dtype)
     _core.softmax_from_partials_3d(x1, p1, y1, False, 1.0, 2)
     assert_softmax_close(y1, x1, 1)
+
+
+def test_partials_at_a_misaligned_address_reach_the_kernels_aligned():
+    """dask.distributed may hand a worker a partials array at an odd address (UBSan in CI: a
+    misaligned double load); the float64 views given to the C functions are aligned copies."""
+    from softmax_fast import _api
+    buf = np.zeros(24 * 6 + 2, np.uint8)
+    parts = buf[2:].view(_api.PARTIAL_DTYPE).reshape(2, 1, 3)
+    assert not parts.view(np.float64).flags.aligned
+    assert _api._partials_rows(parts, ((0,), (1,), (2,))).flags.aligned
+    assert _api._aligned_f64(parts.reshape(-1)).flags.aligned
