@@ -80,30 +80,38 @@ static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale, float *
  * are counted apart (the partial's `rest`; stored terms too, for the sum's accuracy). */
 SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n, float scale,
                                            float shift, const float *next, const int store,
-                                           const int form, double *rest) {
+                                           const int form, const int unit, const int clamp,
+                                           double *rest) {
     const __m256 vs = _mm256_set1_ps(scale), vsh = _mm256_set1_ps(shift);
     const __m256 vfloor = _mm256_set1_ps(F32_EXP_FLOOR), vlog2e = _mm256_set1_ps(F32_LOG2E);
     const __m256 vhi = _mm256_set1_ps(F32_LN2_HI), vlo = _mm256_set1_ps(F32_LN2_LO);
     const __m256 c6 = _mm256_set1_ps(F32_EXP_C6), c5 = _mm256_set1_ps(F32_EXP_C5);
     const __m256 c4 = _mm256_set1_ps(F32_EXP_C4), c3 = _mm256_set1_ps(F32_EXP_C3);
     const __m256 c2 = _mm256_set1_ps(F32_EXP_C2), one = _mm256_set1_ps(1.0f);
-    const __m256i vbias = _mm256_set1_epi32(127 + F32_EXP_BIAS);
     const __m256 vmagic = _mm256_set1_ps(F32_ROUND_MAGIC); /* round(d / ln2): FMA + sub, 1 uop less
                                                              * than vroundps on Intel cores */
+    /* d / ln2 + magic holds n in its low bits (magic's binade for |n| < 2^22): its bit pattern
+     * minus magic's is n, so the power of two is one integer add and a shift from it, the same
+     * integer as a conversion of n would give, one operation less */
+    const __m256i vkbias = _mm256_set1_epi32((int32_t)(127 + F32_EXP_BIAS) -
+                                             (int32_t)f32_bits(F32_ROUND_MAGIC));
     __m256d s_lo = _mm256_setzero_pd(), s_hi = s_lo; /* the lane sums, in double */
     /* terms equal to 1 (scale*x == shift) are counted apart, stored or not: in the float32 lanes
      * the max's term made every later addition to its lane round at its magnitude (see
      * sf_f32_term__avx512) */
     ptrdiff_t ones = 0;
-    const __m256 countable = _mm256_castsi256_ps(_mm256_set1_epi32(isfinite(shift) ? -1 : 0));
 /* exp(d) * 2^64 into out (at the floor n + 64 + 127 = 0: the power of two is +0.0 and so is
- * the term), and into add the same with the terms equal to 1 zeroed (counted into ones) */
+ * the term), and into add the same with the terms equal to 1 zeroed (counted into ones: h is
+ * 0 only for a finite shift, inf - inf being NaN). With `unit` scale*x is x itself; without
+ * `clamp` every d is at or above the floor (the caller knows from the row's least value), and
+ * the clamp would change none. */
 #define SF_EXP_BIASED8(xv, out, add)                                                            \
     do {                                                                                        \
-        const __m256 v_ = _mm256_mul_ps((xv), vs);                                              \
+        const __m256 v_ = unit ? (xv) : _mm256_mul_ps((xv), vs);                                \
         const __m256 h_ = _mm256_sub_ps(v_, vsh);                                               \
-        __m256 d_ = _mm256_max_ps(vfloor, h_); /* keeps NaN */                                  \
-        __m256 n_ = _mm256_sub_ps(_mm256_fmadd_ps(d_, vlog2e, vmagic), vmagic);                \
+        const __m256 d_ = clamp ? _mm256_max_ps(vfloor, h_) : h_; /* max keeps NaN */           \
+        const __m256 t_ = _mm256_fmadd_ps(d_, vlog2e, vmagic);                                  \
+        const __m256 n_ = _mm256_sub_ps(t_, vmagic);                                            \
         __m256 r_ = _mm256_fnmadd_ps(n_, vlo, _mm256_fnmadd_ps(n_, vhi, d_));                  \
         {   /* the rounding error of scale*x - shift; TwoSum's is masked where not finite    \
              * (x = -inf); below the floor the term is 0 whatever the error */                  \
@@ -127,10 +135,10 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
         p_ = _mm256_fmadd_ps(p_, r_, c2);                                                       \
         p_ = _mm256_fmadd_ps(p_, r_, one);                                                      \
         p_ = _mm256_fmadd_ps(p_, r_, one);                                                      \
-        __m256i k_ = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n_), vbias), 23);    \
+        const __m256i k_ =                                                                      \
+            _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t_), vkbias), 23);           \
         (out) = _mm256_mul_ps(p_, _mm256_castsi256_ps(k_));                                     \
-        const __m256 z_ = _mm256_and_ps(countable, /* +inf shift: inf - inf is no 1 */         \
-                                        _mm256_cmp_ps(h_, _mm256_setzero_ps(), _CMP_EQ_OQ));     \
+        const __m256 z_ = _mm256_cmp_ps(h_, _mm256_setzero_ps(), _CMP_EQ_OQ);                   \
         (add) = _mm256_andnot_ps(z_, (out));                                                    \
         ones += __builtin_popcount((unsigned)_mm256_movemask_ps(z_));                           \
     } while (0)
@@ -191,16 +199,25 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
     return (double)ones + others;
 }
 
-/* `least`: the row's least scale*x (sf_f32_rmax__avx2), which picks the exact difference */
+/* `least`: the row's least scale*x (sf_f32_rmax__avx2), which picks the exact difference and
+ * tells whether any d = scale*x - shift lies below the floor (only then the clamp). One thread,
+ * (32, 1000) float32, unit scale and no clamp: log_softmax 15.7 -> 14.0 us, softmax 17.0 -> 15.5
+ * us. */
 static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float scale,
                                    float shift, float least, const float *next, double *rest,
                                    double *eff) {
     (void)eff; /* the terms are relative to `shift` itself */
+    const int clamp = !((double)least - (double)shift >= (double)F32_EXP_FLOOR);
+#define SF_CALL_UC(form, unit, clamp)                                                             \
+    (y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, form, unit, clamp, NULL)       \
+       : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, form, unit, clamp, rest))
 #define SF_CALL(form)                                                                             \
-    (y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, form, NULL)                    \
-       : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, form, rest))
+    (form == SF_DIFF_TWOSUM || clamp                                                              \
+         ? (scale == 1.0f ? SF_CALL_UC(form, 1, 1) : SF_CALL_UC(form, 0, 1))                      \
+         : (scale == 1.0f ? SF_CALL_UC(form, 1, 0) : SF_CALL_UC(form, 0, 0)))
     SF_RETURN_BY_DIFF_FORM(sf_diff_form(shift, least, 0), SF_CALL);
 #undef SF_CALL
+#undef SF_CALL_UC
 }
 
 /* ---- the rescale (three-pass softmax's write pass) ---- */
