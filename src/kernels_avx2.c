@@ -31,19 +31,22 @@
 #include "sigmoid_portable.h"
 #include "softmax_fast.h"
 
-/* the row max of scale*x, and in *least its least value (kernels_portable.inc's FN(max)) */
-static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale, float *least) {
+/* the row max of scale*x, and in *least its least value (kernels_portable.inc's FN(max)); with
+ * `unit` (scale 1) x itself, a third of the loop's operations less */
+SF_INLINE float sf_f32_rmax_impl__avx2(const float *x, ptrdiff_t n, float scale, const int unit,
+                                       float *least) {
     const __m256 vs = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
     const __m256 pinf = _mm256_set1_ps(INFINITY);
     __m256 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf, l0 = pinf, l1 = pinf;
     ptrdiff_t i = 0;
+#define SF_SCALED8(v) (unit ? (v) : _mm256_mul_ps((v), vs))
     /* vmaxps/vminps return their second operand (the running value) when the first is NaN:
      * NaN skipped */
     for (; i + 32 <= n; i += 32) {
-        const __m256 v0 = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
-        const __m256 v1 = _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vs);
-        const __m256 v2 = _mm256_mul_ps(_mm256_loadu_ps(x + i + 16), vs);
-        const __m256 v3 = _mm256_mul_ps(_mm256_loadu_ps(x + i + 24), vs);
+        const __m256 v0 = SF_SCALED8(_mm256_loadu_ps(x + i));
+        const __m256 v1 = SF_SCALED8(_mm256_loadu_ps(x + i + 8));
+        const __m256 v2 = SF_SCALED8(_mm256_loadu_ps(x + i + 16));
+        const __m256 v3 = SF_SCALED8(_mm256_loadu_ps(x + i + 24));
         m0 = _mm256_max_ps(v0, m0);
         m1 = _mm256_max_ps(v1, m1);
         m2 = _mm256_max_ps(v2, m2);
@@ -52,13 +55,14 @@ static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale, float *
         l1 = _mm256_min_ps(_mm256_min_ps(v2, v3), l1);
     }
     for (; i + 8 <= n; i += 8) {
-        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+        const __m256 v = SF_SCALED8(_mm256_loadu_ps(x + i));
         m0 = _mm256_max_ps(v, m0);
         l0 = _mm256_min_ps(v, l0);
     }
+#undef SF_SCALED8
     float r = -INFINITY, low = INFINITY;
     for (; i < n; i++) {
-        float v = x[i] * scale;
+        float v = unit ? x[i] : x[i] * scale;
         r = v > r ? v : r;
         low = v < low ? v : low;
     }
@@ -73,6 +77,11 @@ static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale, float *
     const float v = _mm_cvtss_f32(h), w = _mm_cvtss_f32(g);
     *least = w < low ? w : low;
     return v > r ? v : r;
+}
+
+static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale, float *least) {
+    return scale == 1.0f ? sf_f32_rmax_impl__avx2(x, n, scale, 1, least)
+                         : sf_f32_rmax_impl__avx2(x, n, scale, 0, least);
 }
 
 /* scale*x - shift is taken exactly (TwoSum, see f32_two_diff, or Fast2Sum: the form, SF_DIFF_*
