@@ -208,6 +208,103 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
     return (double)ones + others;
 }
 
+/* The folded sum (the AVX-512 kernel's SF_EXP_FOLDED for sums, in its own lanes): exp(v) c with
+ * c the float nearest 2^64 exp(-shift) folded into the polynomial's coefficients, reduced from v
+ * itself, an exact input, so that v - shift and its error are not taken at all (4 operations of
+ * 20 a vector). The terms of v == shift are counted apart, as the unfolded pass counts its
+ * 1s, and the sum goes back to `shift` in double (`unbias`). The power of two is built from
+ * its bits, which bounds n to [-126, 127]: sf_f32_fold_fits__avx2 admits only rows whose v all
+ * lie in [-87, 87] and within 80 of the shift (every term then normal, none clamped), every
+ * N(0, 10) row of logits among them. */
+#define SF_F32_FOLD_MIN_SUMMED_AVX2 768 /* shorter rows: the exp in double costs more than it saves */
+SF_INLINE int sf_f32_fold_fits__avx2(float shift, float least, ptrdiff_t n) {
+    return n >= SF_F32_FOLD_MIN_SUMMED_AVX2 && shift >= -40.0f && shift <= 87.0f &&
+           least >= -87.0f && least - shift >= -80.0f;
+}
+
+SF_INLINE double sf_f32_raddexp_folded_sum__avx2(const float *x, ptrdiff_t n, float scale,
+                                                 float shift, const int unit,
+                                                 const float *next, double *rest) {
+    const double exact = ldexp(exp(-(double)shift), F32_EXP_BIAS);
+    const float c = (float)exact;
+    const double unbias = (double)F32_EXP_UNBIAS / (1.0 + ((double)c - exact) / exact);
+    const __m256 vs = _mm256_set1_ps(scale), vsh = _mm256_set1_ps(shift);
+    const __m256 vlog2e = _mm256_set1_ps(F32_LOG2E), vmagic = _mm256_set1_ps(F32_ROUND_MAGIC);
+    const __m256 vhi = _mm256_set1_ps(F32_LN2_HI), vlo = _mm256_set1_ps(F32_LN2_LO);
+    const __m256 c0 = _mm256_set1_ps(c), c2 = _mm256_set1_ps(c * F32_EXP_C2);
+    const __m256 c3 = _mm256_set1_ps(c * F32_EXP_C3), c4 = _mm256_set1_ps(c * F32_EXP_C4);
+    const __m256 c5 = _mm256_set1_ps(c * F32_EXP_C5), c6 = _mm256_set1_ps(c * F32_EXP_C6);
+    const __m256i vkbias = _mm256_set1_epi32(127 - (int32_t)f32_bits(F32_ROUND_MAGIC));
+    __m256d s_lo = _mm256_setzero_pd(), s_hi = s_lo;
+    ptrdiff_t ones = 0;
+/* exp(v) c into add, 0 where v == shift (counted) and, when `masked`, in the lanes off in live */
+#define SF_FOLDED8(xv, masked, live, add)                                                       \
+    do {                                                                                        \
+        const __m256 v_ = unit ? (xv) : _mm256_mul_ps((xv), vs);                                \
+        const __m256 t_ = _mm256_fmadd_ps(v_, vlog2e, vmagic);                                  \
+        const __m256 n_ = _mm256_sub_ps(t_, vmagic);                                            \
+        const __m256 r_ = _mm256_fnmadd_ps(n_, vlo, _mm256_fnmadd_ps(n_, vhi, v_));            \
+        __m256 p_ = _mm256_fmadd_ps(c6, r_, c5);                                                \
+        p_ = _mm256_fmadd_ps(p_, r_, c4);                                                       \
+        p_ = _mm256_fmadd_ps(p_, r_, c3);                                                       \
+        p_ = _mm256_fmadd_ps(p_, r_, c2);                                                       \
+        p_ = _mm256_fmadd_ps(p_, r_, c0);                                                       \
+        p_ = _mm256_fmadd_ps(p_, r_, c0);                                                       \
+        const __m256i k_ =                                                                      \
+            _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t_), vkbias), 23);           \
+        const __m256 e_ = _mm256_mul_ps(p_, _mm256_castsi256_ps(k_));                           \
+        __m256 z_ = _mm256_cmp_ps(v_, vsh, _CMP_EQ_OQ);                                         \
+        if (masked) z_ = _mm256_and_ps((live), z_);                                             \
+        (add) = _mm256_andnot_ps(z_, (masked) ? _mm256_and_ps((live), e_) : e_);                \
+        ones += __builtin_popcount((unsigned)_mm256_movemask_ps(z_));                           \
+    } while (0)
+    ptrdiff_t i = 0;
+    while (i < n) {
+        const ptrdiff_t end = n - i > SF_F32_LANE_CHUNK(8) ? i + SF_F32_LANE_CHUNK(8) : n;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, s0, s1, s2, s3;
+        for (; i + 32 <= end; i += 32) {
+            if (next) { /* the next row, at this pass's pace: see the portable expsum */
+                _mm_prefetch((const char *)(next + i), _MM_HINT_T0);
+                _mm_prefetch((const char *)(next + i + 16), _MM_HINT_T0);
+            }
+            SF_FOLDED8(_mm256_loadu_ps(x + i), 0, _mm256_setzero_ps(), s0);
+            SF_FOLDED8(_mm256_loadu_ps(x + i + 8), 0, _mm256_setzero_ps(), s1);
+            SF_FOLDED8(_mm256_loadu_ps(x + i + 16), 0, _mm256_setzero_ps(), s2);
+            SF_FOLDED8(_mm256_loadu_ps(x + i + 24), 0, _mm256_setzero_ps(), s3);
+            a0 = _mm256_add_ps(a0, s0);
+            a1 = _mm256_add_ps(a1, s1);
+            a2 = _mm256_add_ps(a2, s2);
+            a3 = _mm256_add_ps(a3, s3);
+        }
+        for (; i + 8 <= end; i += 8) {
+            SF_FOLDED8(_mm256_loadu_ps(x + i), 0, _mm256_setzero_ps(), s0);
+            a0 = _mm256_add_ps(a0, s0);
+        }
+        if (i < end) { /* the last 1..7, padded with the first of them (an input) and masked off */
+            float pad[8];
+            int32_t on[8];
+            const ptrdiff_t rem = end - i;
+            for (int j = 0; j < 8; j++) {
+                pad[j] = x[i + (j < rem ? j : 0)];
+                on[j] = j < rem ? -1 : 0;
+            }
+            const __m256 live = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)on));
+            SF_FOLDED8(_mm256_loadu_ps(pad), 1, live, s0);
+            a1 = _mm256_add_ps(a1, s0);
+            i = end;
+        }
+        const __m256 a = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+        s_lo = _mm256_add_pd(s_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(a)));
+        s_hi = _mm256_add_pd(s_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
+    }
+#undef SF_FOLDED8
+    const __m256d w = _mm256_add_pd(s_lo, s_hi);
+    const __m128d w2 = _mm_add_pd(_mm256_castpd256_pd128(w), _mm256_extractf128_pd(w, 1));
+    const double others = _mm_cvtsd_f64(_mm_add_sd(w2, _mm_unpackhi_pd(w2, w2))) * unbias;
+    *rest = ((double)ones - 1.0) + others;
+    return (double)ones + others;
+}
+
 /* `least`: the row's least scale*x (sf_f32_rmax__avx2), which picks the exact difference and
  * tells whether any d = scale*x - shift lies below the floor (only then the clamp). One thread,
  * (32, 1000) float32, unit scale and no clamp: log_softmax 15.7 -> 14.0 us, softmax 17.0 -> 15.5
@@ -216,6 +313,9 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
                                    float shift, float least, const float *next, double *rest,
                                    double *eff) {
     (void)eff; /* the terms are relative to `shift` itself */
+    if (!y && sf_f32_fold_fits__avx2(shift, least, n))
+        return scale == 1.0f ? sf_f32_raddexp_folded_sum__avx2(x, n, scale, shift, 1, next, rest)
+                             : sf_f32_raddexp_folded_sum__avx2(x, n, scale, shift, 0, next, rest);
     const int clamp = !((double)least - (double)shift >= (double)F32_EXP_FLOOR);
 #define SF_CALL_UC(form, unit, clamp)                                                             \
     (y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, form, unit, clamp, NULL)       \
