@@ -4,7 +4,8 @@ In each group: softmax_fast.softmax with each algorithm ("auto", "three-pass", "
 "online"; ``out=`` preallocated), softmax_fast.log_softmax (float32 cases), the NumPy reference
 (`softmax_fast._reference.softmax_naive`), scipy.special.softmax and torch.softmax (skipped when
 not installed). A second group per case, "<case> per ISA", times softmax_fast.softmax["auto"]
-under each kernel set this CPU has (scalar, avx2, avx512), side by side. Every benchmark checks
+(and for float32 cases softmax_fast.log_softmax) under each kernel set this CPU has (scalar,
+avx2, avx512), side by side. Every benchmark checks
 its result once against the float64 reference on a few slices, so a broken kernel cannot look
 fast.
 
@@ -62,6 +63,23 @@ def test_softmax_fast_per_isa(benchmark, bench_input, out_like, case, isa):
         _core.select_isa(previous)
     assert y is out
     data.reference.check(out, what=f"softmax_fast.softmax[isa={isa}]")
+
+
+@pytest.mark.parametrize("isa", _core.available_isas())
+@pytest.mark.parametrize("case", F32_CASES, ids=_ids)
+def test_softmax_fast_log_per_isa(benchmark, bench_input, out_like, case, isa):
+    data = bench_input(case)
+    out = out_like(data.x)
+    previous = _core.current_isa()
+    _core.select_isa(isa)
+    try:
+        _label(benchmark, case, f"softmax_fast.log_softmax[isa={isa}]")
+        benchmark.group = f"{case.name} per ISA"
+        y = benchmark(sf.log_softmax, data.x, axis=case.axis, out=out)
+    finally:
+        _core.select_isa(previous)
+    assert y is out
+    data.reference.check(out, log=True, what=f"softmax_fast.log_softmax[isa={isa}]")
 
 
 @pytest.mark.parametrize("case", F32_CASES, ids=_ids)
