@@ -208,6 +208,56 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
     return (double)ones + others;
 }
 
+/* The same for float64 (4 lanes a vector). The portable loop it replaces did not vectorize and
+ * took 28% of a (32, 1000) float64 log_softmax: 1 ns an element. */
+SF_INLINE double sf_f64_rmax_impl__avx2(const double *x, ptrdiff_t n, double scale,
+                                        const int unit, double *least) {
+    const __m256d vs = _mm256_set1_pd(scale), ninf = _mm256_set1_pd(-INFINITY);
+    const __m256d pinf = _mm256_set1_pd(INFINITY);
+    __m256d m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf, l0 = pinf, l1 = pinf;
+    ptrdiff_t i = 0;
+#define SF_SCALED4(v) (unit ? (v) : _mm256_mul_pd((v), vs))
+    /* vmaxpd/vminpd return their second operand (the running value) when the first is NaN */
+    for (; i + 16 <= n; i += 16) {
+        const __m256d v0 = SF_SCALED4(_mm256_loadu_pd(x + i));
+        const __m256d v1 = SF_SCALED4(_mm256_loadu_pd(x + i + 4));
+        const __m256d v2 = SF_SCALED4(_mm256_loadu_pd(x + i + 8));
+        const __m256d v3 = SF_SCALED4(_mm256_loadu_pd(x + i + 12));
+        m0 = _mm256_max_pd(v0, m0);
+        m1 = _mm256_max_pd(v1, m1);
+        m2 = _mm256_max_pd(v2, m2);
+        m3 = _mm256_max_pd(v3, m3);
+        l0 = _mm256_min_pd(_mm256_min_pd(v0, v1), l0);
+        l1 = _mm256_min_pd(_mm256_min_pd(v2, v3), l1);
+    }
+    for (; i + 4 <= n; i += 4) {
+        const __m256d v = SF_SCALED4(_mm256_loadu_pd(x + i));
+        m0 = _mm256_max_pd(v, m0);
+        l0 = _mm256_min_pd(v, l0);
+    }
+#undef SF_SCALED4
+    double r = -INFINITY, low = INFINITY;
+    for (; i < n; i++) {
+        const double v = unit ? x[i] : x[i] * scale;
+        r = v > r ? v : r;
+        low = v < low ? v : low;
+    }
+    const __m256d m = _mm256_max_pd(_mm256_max_pd(m0, m1), _mm256_max_pd(m2, m3));
+    __m128d h = _mm_max_pd(_mm256_castpd256_pd128(m), _mm256_extractf128_pd(m, 1));
+    h = _mm_max_sd(h, _mm_unpackhi_pd(h, h));
+    const __m256d l = _mm256_min_pd(l0, l1);
+    __m128d g = _mm_min_pd(_mm256_castpd256_pd128(l), _mm256_extractf128_pd(l, 1));
+    g = _mm_min_sd(g, _mm_unpackhi_pd(g, g));
+    const double v = _mm_cvtsd_f64(h), w = _mm_cvtsd_f64(g);
+    *least = w < low ? w : low;
+    return v > r ? v : r;
+}
+
+static double sf_f64_rmax__avx2(const double *x, ptrdiff_t n, double scale, double *least) {
+    return scale == 1.0 ? sf_f64_rmax_impl__avx2(x, n, scale, 1, least)
+                        : sf_f64_rmax_impl__avx2(x, n, scale, 0, least);
+}
+
 /* The folded sum (the AVX-512 kernel's SF_EXP_FOLDED for sums, in its own lanes): exp(v) c with
  * c the float nearest 2^64 exp(-shift) folded into the polynomial's coefficients, reduced from v
  * itself, an exact input, so that v - shift and its error are not taken at all (4 operations of
@@ -841,6 +891,7 @@ SF_ELEMENTWISE_LOOP__AVX2(sf_f64_log_sigmoid__avx2, double, __m256d, 4, pd, int6
 #define SF_F32_RADDEXP sf_f32_raddexp__avx2
 #define SF_F32_RESCALE sf_f32_store_scaled__avx2
 #define SF_F32_WRITE_LOG sf_f32_write_log__avx2
+#define SF_F64_RMAX sf_f64_rmax__avx2
 #include "kernels_portable.h"
 #if defined(__clang__)
 #pragma clang attribute pop
