@@ -48,38 +48,27 @@ def test_softmax_fast(benchmark, bench_input, out_like, case, algorithm):
     data.reference.check(out, what=f"softmax_fast.softmax[{algorithm}]")
 
 
-@pytest.mark.parametrize("isa", _core.available_isas())
-@pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_softmax_fast_per_isa(benchmark, bench_input, out_like, case, isa):
-    data = bench_input(case)
-    out = out_like(data.x)
-    previous = _core.current_isa()
-    _core.select_isa(isa)
-    try:
-        _label(benchmark, case, f"softmax_fast.softmax[isa={isa}]")
-        benchmark.group = f"{case.name} per ISA"
-        y = benchmark(sf.softmax, data.x, axis=case.axis, out=out)
-    finally:
-        _core.select_isa(previous)
-    assert y is out
-    data.reference.check(out, what=f"softmax_fast.softmax[isa={isa}]")
+# (case, function): softmax for every case, log_softmax for the float32 ones
+PER_ISA = [pytest.param(c, "softmax", id=f"{c.name}-softmax") for c in CASES] + [
+    pytest.param(c, "log_softmax", id=f"{c.name}-log_softmax") for c in F32_CASES]
 
 
 @pytest.mark.parametrize("isa", _core.available_isas())
-@pytest.mark.parametrize("case", F32_CASES, ids=_ids)
-def test_softmax_fast_log_per_isa(benchmark, bench_input, out_like, case, isa):
+@pytest.mark.parametrize("case,fn", PER_ISA)
+def test_softmax_fast_per_isa(benchmark, bench_input, out_like, case, fn, isa):
     data = bench_input(case)
     out = out_like(data.x)
+    what = f"softmax_fast.{fn}[isa={isa}]"
     previous = _core.current_isa()
     _core.select_isa(isa)
     try:
-        _label(benchmark, case, f"softmax_fast.log_softmax[isa={isa}]")
+        _label(benchmark, case, what)
         benchmark.group = f"{case.name} per ISA"
-        y = benchmark(sf.log_softmax, data.x, axis=case.axis, out=out)
+        y = benchmark(getattr(sf, fn), data.x, axis=case.axis, out=out)
     finally:
         _core.select_isa(previous)
     assert y is out
-    data.reference.check(out, log=True, what=f"softmax_fast.log_softmax[isa={isa}]")
+    data.reference.check(out, log=fn == "log_softmax", what=what)
 
 
 @pytest.mark.parametrize("case", F32_CASES, ids=_ids)
