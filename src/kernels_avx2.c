@@ -86,23 +86,28 @@ static float sf_f32_rmax__avx2(const float *x, ptrdiff_t n, float scale, float *
 
 /* scale*x - shift is taken exactly (TwoSum, see f32_two_diff, or Fast2Sum: the form, SF_DIFF_*
  * of exp_portable.h), its rounding error added to the reduced argument. The terms equal to 1
- * are counted apart (the partial's `rest`; stored terms too, for the sum's accuracy). */
+ * are counted apart (the partial's `rest`; stored terms too, for the sum's accuracy). With
+ * `folded` (sums only, sf_f32_fold_fits__avx2) the terms are exp(v) fold_c instead, and
+ * `unbias` takes the sum back to `shift`; otherwise fold_c is 1 and unbias 2^-64. */
 SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n, float scale,
                                            float shift, const float *next, const int store,
                                            const int form, const int unit, const int clamp,
+                                           const int folded, float fold_c, double unbias,
                                            double *rest) {
     const __m256 vs = _mm256_set1_ps(scale), vsh = _mm256_set1_ps(shift);
     const __m256 vfloor = _mm256_set1_ps(F32_EXP_FLOOR), vlog2e = _mm256_set1_ps(F32_LOG2E);
     const __m256 vhi = _mm256_set1_ps(F32_LN2_HI), vlo = _mm256_set1_ps(F32_LN2_LO);
-    const __m256 c6 = _mm256_set1_ps(F32_EXP_C6), c5 = _mm256_set1_ps(F32_EXP_C5);
-    const __m256 c4 = _mm256_set1_ps(F32_EXP_C4), c3 = _mm256_set1_ps(F32_EXP_C3);
-    const __m256 c2 = _mm256_set1_ps(F32_EXP_C2), one = _mm256_set1_ps(1.0f);
+    /* the coefficients times fold_c (exact products when it is 1) */
+    const __m256 c6 = _mm256_set1_ps(fold_c * F32_EXP_C6), c5 = _mm256_set1_ps(fold_c * F32_EXP_C5);
+    const __m256 c4 = _mm256_set1_ps(fold_c * F32_EXP_C4), c3 = _mm256_set1_ps(fold_c * F32_EXP_C3);
+    const __m256 c2 = _mm256_set1_ps(fold_c * F32_EXP_C2), c0 = _mm256_set1_ps(fold_c);
     const __m256 vmagic = _mm256_set1_ps(F32_ROUND_MAGIC); /* round(d / ln2): FMA + sub, 1 uop less
                                                              * than vroundps on Intel cores */
     /* d / ln2 + magic holds n in its low bits (magic's binade for |n| < 2^22): its bit pattern
      * minus magic's is n, so the power of two is one integer add and a shift from it, the same
-     * integer as a conversion of n would give, one operation less */
-    const __m256i vkbias = _mm256_set1_epi32((int32_t)(127 + F32_EXP_BIAS) -
+     * integer as a conversion of n would give, one operation less (folded terms carry their
+     * 2^64 in fold_c) */
+    const __m256i vkbias = _mm256_set1_epi32((int32_t)(127 + (folded ? 0 : F32_EXP_BIAS)) -
                                              (int32_t)f32_bits(F32_ROUND_MAGIC));
     __m256d s_lo = _mm256_setzero_pd(), s_hi = s_lo; /* the lane sums, in double */
     /* terms equal to 1 (scale*x == shift) are counted apart, stored or not: in the float32 lanes
@@ -113,17 +118,17 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
  * the term), and into add the same with the terms equal to 1 zeroed (counted into ones: h is
  * 0 only for a finite shift, inf - inf being NaN). With `unit` scale*x is x itself; without
  * `clamp` every d is at or above the floor (the caller knows from the row's least value), and
- * the clamp would change none. */
+ * the clamp would change none. Folded, d is v itself and its terms v == shift are the 1s. */
 #define SF_EXP_BIASED8(xv, out, add)                                                            \
     do {                                                                                        \
         const __m256 v_ = unit ? (xv) : _mm256_mul_ps((xv), vs);                                \
-        const __m256 h_ = _mm256_sub_ps(v_, vsh);                                               \
+        const __m256 h_ = folded ? v_ : _mm256_sub_ps(v_, vsh);                                 \
         const __m256 d_ = clamp ? _mm256_max_ps(vfloor, h_) : h_; /* max keeps NaN */           \
         const __m256 t_ = _mm256_fmadd_ps(d_, vlog2e, vmagic);                                  \
         const __m256 n_ = _mm256_sub_ps(t_, vmagic);                                            \
         __m256 r_ = _mm256_fnmadd_ps(n_, vlo, _mm256_fnmadd_ps(n_, vhi, d_));                  \
-        {   /* the rounding error of scale*x - shift; TwoSum's is masked where not finite    \
-             * (x = -inf); below the floor the term is 0 whatever the error */                  \
+        if (!folded) { /* the rounding error of scale*x - shift; TwoSum's is masked where not  \
+                        * finite (x = -inf); below the floor the term is 0 whatever the error */ \
             __m256 l_;                                                                          \
             if (form == SF_DIFF_SHIFT_BIG) {                                                    \
                 l_ = _mm256_sub_ps(v_, _mm256_add_ps(h_, vsh));                                 \
@@ -142,12 +147,12 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
         p_ = _mm256_fmadd_ps(p_, r_, c4);                                                       \
         p_ = _mm256_fmadd_ps(p_, r_, c3);                                                       \
         p_ = _mm256_fmadd_ps(p_, r_, c2);                                                       \
-        p_ = _mm256_fmadd_ps(p_, r_, one);                                                      \
-        p_ = _mm256_fmadd_ps(p_, r_, one);                                                      \
+        p_ = _mm256_fmadd_ps(p_, r_, c0);                                                       \
+        p_ = _mm256_fmadd_ps(p_, r_, c0);                                                       \
         const __m256i k_ =                                                                      \
             _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t_), vkbias), 23);           \
         (out) = _mm256_mul_ps(p_, _mm256_castsi256_ps(k_));                                     \
-        const __m256 z_ = _mm256_cmp_ps(h_, _mm256_setzero_ps(), _CMP_EQ_OQ);                   \
+        const __m256 z_ = _mm256_cmp_ps(h_, folded ? vsh : _mm256_setzero_ps(), _CMP_EQ_OQ);    \
         (add) = _mm256_andnot_ps(z_, (out));                                                    \
         ones += __builtin_popcount((unsigned)_mm256_movemask_ps(z_));                           \
     } while (0)
@@ -183,7 +188,8 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
         if (i < end) { /* the tail, through a padded lane array; padded lanes are zeroed after */
             float pad[8], e[8];
             const ptrdiff_t rem = end - i;
-            /* padding is -inf: exp gives 0 and it is never counted as a 1 */
+            /* padding is -inf: never counted as a 1, and its terms (0, or garbage where
+             * neither clamped nor subtracted) are dropped below */
             for (int j = 0; j < 8; j++) pad[j] = j < rem ? x[i + j] : -INFINITY;
             SF_EXP_BIASED8(_mm256_loadu_ps(pad), e0, s0);
             if (store) {
@@ -202,8 +208,7 @@ SF_INLINE double sf_f32_raddexp_impl__avx2(const float *x, float *y, ptrdiff_t n
 #undef SF_EXP_BIASED8
     const __m256d w = _mm256_add_pd(s_lo, s_hi);
     const __m128d w2 = _mm_add_pd(_mm256_castpd256_pd128(w), _mm256_extractf128_pd(w, 1));
-    const double others =
-        _mm_cvtsd_f64(_mm_add_sd(w2, _mm_unpackhi_pd(w2, w2))) * (double)F32_EXP_UNBIAS;
+    const double others = _mm_cvtsd_f64(_mm_add_sd(w2, _mm_unpackhi_pd(w2, w2))) * unbias;
     if (!store) *rest = ((double)ones - 1.0) + others;
     return (double)ones + others;
 }
@@ -263,96 +268,13 @@ static double sf_f64_rmax__avx2(const double *x, ptrdiff_t n, double scale, doub
  * itself, an exact input, so that v - shift and its error are not taken at all (4 operations of
  * 20 a vector). The terms of v == shift are counted apart, as the unfolded pass counts its
  * 1s, and the sum goes back to `shift` in double (`unbias`). The power of two is built from
- * its bits, which bounds n to [-126, 127]: sf_f32_fold_fits__avx2 admits only rows whose v all
- * lie in [-87, 87] and within 80 of the shift (every term then normal, none clamped), every
- * N(0, 10) row of logits among them. */
+ * its bits, which bounds n to [-126, 127]: this admits only rows whose v all lie in [-87, 87]
+ * and within 80 of the shift (every term then normal, none clamped), every N(0, 10) row of
+ * logits among them. */
 #define SF_F32_FOLD_MIN_SUMMED_AVX2 768 /* shorter rows: the exp in double costs more than it saves */
 SF_INLINE int sf_f32_fold_fits__avx2(float shift, float least, ptrdiff_t n) {
     return n >= SF_F32_FOLD_MIN_SUMMED_AVX2 && shift >= -40.0f && shift <= 87.0f &&
            least >= -87.0f && least - shift >= -80.0f;
-}
-
-SF_INLINE double sf_f32_raddexp_folded_sum__avx2(const float *x, ptrdiff_t n, float scale,
-                                                 float shift, const int unit,
-                                                 const float *next, double *rest) {
-    const double exact = ldexp(exp(-(double)shift), F32_EXP_BIAS);
-    const float c = (float)exact;
-    const double unbias = (double)F32_EXP_UNBIAS / (1.0 + ((double)c - exact) / exact);
-    const __m256 vs = _mm256_set1_ps(scale), vsh = _mm256_set1_ps(shift);
-    const __m256 vlog2e = _mm256_set1_ps(F32_LOG2E), vmagic = _mm256_set1_ps(F32_ROUND_MAGIC);
-    const __m256 vhi = _mm256_set1_ps(F32_LN2_HI), vlo = _mm256_set1_ps(F32_LN2_LO);
-    const __m256 c0 = _mm256_set1_ps(c), c2 = _mm256_set1_ps(c * F32_EXP_C2);
-    const __m256 c3 = _mm256_set1_ps(c * F32_EXP_C3), c4 = _mm256_set1_ps(c * F32_EXP_C4);
-    const __m256 c5 = _mm256_set1_ps(c * F32_EXP_C5), c6 = _mm256_set1_ps(c * F32_EXP_C6);
-    const __m256i vkbias = _mm256_set1_epi32(127 - (int32_t)f32_bits(F32_ROUND_MAGIC));
-    __m256d s_lo = _mm256_setzero_pd(), s_hi = s_lo;
-    ptrdiff_t ones = 0;
-/* exp(v) c into add, 0 where v == shift (counted) and, when `masked`, in the lanes off in live */
-#define SF_FOLDED8(xv, masked, live, add)                                                       \
-    do {                                                                                        \
-        const __m256 v_ = unit ? (xv) : _mm256_mul_ps((xv), vs);                                \
-        const __m256 t_ = _mm256_fmadd_ps(v_, vlog2e, vmagic);                                  \
-        const __m256 n_ = _mm256_sub_ps(t_, vmagic);                                            \
-        const __m256 r_ = _mm256_fnmadd_ps(n_, vlo, _mm256_fnmadd_ps(n_, vhi, v_));            \
-        __m256 p_ = _mm256_fmadd_ps(c6, r_, c5);                                                \
-        p_ = _mm256_fmadd_ps(p_, r_, c4);                                                       \
-        p_ = _mm256_fmadd_ps(p_, r_, c3);                                                       \
-        p_ = _mm256_fmadd_ps(p_, r_, c2);                                                       \
-        p_ = _mm256_fmadd_ps(p_, r_, c0);                                                       \
-        p_ = _mm256_fmadd_ps(p_, r_, c0);                                                       \
-        const __m256i k_ =                                                                      \
-            _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t_), vkbias), 23);           \
-        const __m256 e_ = _mm256_mul_ps(p_, _mm256_castsi256_ps(k_));                           \
-        __m256 z_ = _mm256_cmp_ps(v_, vsh, _CMP_EQ_OQ);                                         \
-        if (masked) z_ = _mm256_and_ps((live), z_);                                             \
-        (add) = _mm256_andnot_ps(z_, (masked) ? _mm256_and_ps((live), e_) : e_);                \
-        ones += __builtin_popcount((unsigned)_mm256_movemask_ps(z_));                           \
-    } while (0)
-    ptrdiff_t i = 0;
-    while (i < n) {
-        const ptrdiff_t end = n - i > SF_F32_LANE_CHUNK(8) ? i + SF_F32_LANE_CHUNK(8) : n;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, s0, s1, s2, s3;
-        for (; i + 32 <= end; i += 32) {
-            if (next) { /* the next row, at this pass's pace: see the portable expsum */
-                _mm_prefetch((const char *)(next + i), _MM_HINT_T0);
-                _mm_prefetch((const char *)(next + i + 16), _MM_HINT_T0);
-            }
-            SF_FOLDED8(_mm256_loadu_ps(x + i), 0, _mm256_setzero_ps(), s0);
-            SF_FOLDED8(_mm256_loadu_ps(x + i + 8), 0, _mm256_setzero_ps(), s1);
-            SF_FOLDED8(_mm256_loadu_ps(x + i + 16), 0, _mm256_setzero_ps(), s2);
-            SF_FOLDED8(_mm256_loadu_ps(x + i + 24), 0, _mm256_setzero_ps(), s3);
-            a0 = _mm256_add_ps(a0, s0);
-            a1 = _mm256_add_ps(a1, s1);
-            a2 = _mm256_add_ps(a2, s2);
-            a3 = _mm256_add_ps(a3, s3);
-        }
-        for (; i + 8 <= end; i += 8) {
-            SF_FOLDED8(_mm256_loadu_ps(x + i), 0, _mm256_setzero_ps(), s0);
-            a0 = _mm256_add_ps(a0, s0);
-        }
-        if (i < end) { /* the last 1..7, padded with the first of them (an input) and masked off */
-            float pad[8];
-            int32_t on[8];
-            const ptrdiff_t rem = end - i;
-            for (int j = 0; j < 8; j++) {
-                pad[j] = x[i + (j < rem ? j : 0)];
-                on[j] = j < rem ? -1 : 0;
-            }
-            const __m256 live = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)on));
-            SF_FOLDED8(_mm256_loadu_ps(pad), 1, live, s0);
-            a1 = _mm256_add_ps(a1, s0);
-            i = end;
-        }
-        const __m256 a = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-        s_lo = _mm256_add_pd(s_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(a)));
-        s_hi = _mm256_add_pd(s_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
-    }
-#undef SF_FOLDED8
-    const __m256d w = _mm256_add_pd(s_lo, s_hi);
-    const __m128d w2 = _mm_add_pd(_mm256_castpd256_pd128(w), _mm256_extractf128_pd(w, 1));
-    const double others = _mm_cvtsd_f64(_mm_add_sd(w2, _mm_unpackhi_pd(w2, w2))) * unbias;
-    *rest = ((double)ones - 1.0) + others;
-    return (double)ones + others;
 }
 
 /* `least`: the row's least scale*x (sf_f32_rmax__avx2), which picks the exact difference and
@@ -363,13 +285,22 @@ static double sf_f32_raddexp__avx2(const float *x, float *y, ptrdiff_t n, float 
                                    float shift, float least, const float *next, double *rest,
                                    double *eff) {
     (void)eff; /* the terms are relative to `shift` itself */
-    if (!y && sf_f32_fold_fits__avx2(shift, least, n))
-        return scale == 1.0f ? sf_f32_raddexp_folded_sum__avx2(x, n, scale, shift, 1, next, rest)
-                             : sf_f32_raddexp_folded_sum__avx2(x, n, scale, shift, 0, next, rest);
+    if (!y && sf_f32_fold_fits__avx2(shift, least, n)) {
+        const double exact = ldexp(exp(-(double)shift), F32_EXP_BIAS);
+        const float c = (float)exact;
+        const double unbias = (double)F32_EXP_UNBIAS / (1.0 + ((double)c - exact) / exact);
+#define SF_CALL_FOLDED(unit)                                                                      \
+    sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, SF_DIFF_TWOSUM_NEAR, unit, 0, 1, \
+                              c, unbias, rest)
+        return scale == 1.0f ? SF_CALL_FOLDED(1) : SF_CALL_FOLDED(0);
+#undef SF_CALL_FOLDED
+    }
     const int clamp = !((double)least - (double)shift >= (double)F32_EXP_FLOOR);
 #define SF_CALL_UC(form, unit, clamp)                                                             \
-    (y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, form, unit, clamp, NULL)       \
-       : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, form, unit, clamp, rest))
+    (y ? sf_f32_raddexp_impl__avx2(x, y, n, scale, shift, next, 1, form, unit, clamp, 0, 1.0f,    \
+                                   (double)F32_EXP_UNBIAS, NULL)                                  \
+       : sf_f32_raddexp_impl__avx2(x, NULL, n, scale, shift, next, 0, form, unit, clamp, 0, 1.0f, \
+                                   (double)F32_EXP_UNBIAS, rest))
 #define SF_CALL(form)                                                                             \
     (form == SF_DIFF_TWOSUM || clamp                                                              \
          ? (scale == 1.0f ? SF_CALL_UC(form, 1, 1) : SF_CALL_UC(form, 0, 1))                      \
